@@ -1,0 +1,93 @@
+/* conn.h: one client connection. Buffers, timer, parser, write state.
+ *
+ * A conn is the only owner of its uv handles and the only caller of
+ * uv_close on them. It is freed when both handles are closed and no job
+ * holds it (refs). Handlers answer through conn_respond; a handler that
+ * starts a job calls conn_hold first and conn_release when the job is done.
+ *
+ * One request is handled at a time: on_message_complete pauses the parser,
+ * reading stops, and parsing resumes after the response is written. Bytes
+ * of pipelined requests that already arrived wait in `pending`. */
+#ifndef HOOKD_CONN_H
+#define HOOKD_CONN_H
+
+#include <llhttp.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "http.h"
+#include "response.h"
+#include "store.h"
+
+struct server;
+
+enum conn_state {
+  CS_IDLE = 0, /* between requests (keep-alive wait) */
+  CS_READING,  /* a request is arriving */
+  CS_BUSY,     /* a handler or its job owns the request */
+  CS_WRITING,  /* the response is being written */
+  CS_LINGER,   /* FIN sent; draining the client's bytes before close */
+};
+
+enum conn_flag {
+  CF_CLOSING = 1 << 0,       /* uv_close called */
+  CF_CLOSE_AFTER = 1 << 1,   /* close once the current response is out */
+  CF_IN_RUN = 1 << 2,        /* conn_run is on the stack */
+  CF_READING = 1 << 3,       /* uv_read_start active */
+  CF_CONTINUE_SENT = 1 << 4, /* 100 Continue written for this request */
+  CF_BODY_TIMER = 1 << 5,    /* timer switched to the body timeout */
+};
+
+/* What the request log line says about a webhook. */
+struct conn_log {
+  const char *result;                /* created, duplicate, ... or NULL */
+  const char *detail;                /* error detail, valid during conn_respond */
+  char mid[LOG_MAX_MESSAGE_ID];      /* message_id, truncated */
+  uint32_t mid_len;
+  uint8_t has_mid;
+  int8_t dup;                        /* -1 unknown, 0, 1 */
+};
+
+struct conn {
+  uv_tcp_t tcp;             /* must stay first: (conn *)handle */
+  uv_timer_t timer;         /* header, body, idle, write and linger timeouts */
+  uv_write_t wreq;
+  uv_shutdown_t sreq;
+  llhttp_t parser;
+  server *srv;
+  conn *prev, *next;        /* server's list */
+  int state;                /* conn_state */
+  unsigned flags;           /* conn_flag */
+  int refs;                 /* open handles + jobs holding this conn */
+  buf pending;              /* unparsed bytes of pipelined requests */
+  size_t pending_off;       /* bytes of pending already parsed */
+  http_req req;
+  uint64_t start_ns;        /* when the current request began */
+  char rid[HTTP_MAX_REQUEST_ID]; /* request id of the current request */
+  uint32_t rid_len;
+  conn_log log;
+  response resp;            /* head options of the current response */
+  buf out;                  /* response body, reused */
+  char head[HTTP_MAX_RESPONSE_HEAD];
+  uv_buf_t wbufs[2];        /* head + body while a write is pending */
+  store_read job;           /* the one read job this conn may have in flight */
+};
+
+/* Accepts a connection from the listener. Returns 0 or a libuv error. */
+int conn_accept(server *s);
+/* Writes the response: status from resp_status, body already in c->out.
+ * Logs the request and records metrics. Safe on a closing conn. */
+void conn_respond(conn *c, int status);
+/* Shorthand: {"detail": detail} with status. */
+void conn_respond_detail(conn *c, int status, const char *detail);
+void conn_hold(conn *c);
+/* Drops a hold; returns 1 if the conn is still open for a response. */
+void conn_release(conn *c);
+int conn_alive(const conn *c);
+/* Closes now (no response). */
+void conn_close(conn *c);
+/* For shutdown: close if idle, otherwise close after the current response. */
+void conn_drain(conn *c);
+
+#endif

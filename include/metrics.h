@@ -1,0 +1,58 @@
+/* metrics.h: counters and histograms on the loop thread, and their
+ * Prometheus text exposition (format 0.0.4).
+ *
+ * Everything here is touched only by the loop thread; workers hand their
+ * numbers over through job results (store's commit hook, the /metrics
+ * sampling job). No locks, no atomics. */
+#ifndef HOOKD_METRICS_H
+#define HOOKD_METRICS_H
+
+#include <stdint.h>
+
+#include "buf.h"
+
+/* Webhook outcomes: the `result` label of webhook_requests_total and the
+ * `result` field of request log lines. */
+#define WEBHOOK_RESULT_MAP(X)            \
+  X(CREATED, "created")                  \
+  X(DUPLICATE, "duplicate")              \
+  X(INVALID_SIGNATURE, "invalid_signature") \
+  X(VALIDATION_ERROR, "validation_error") \
+  X(DB_ERROR, "db_error")                \
+  X(OVERLOADED, "overloaded")            \
+  X(NOT_CONFIGURED, "not_configured")
+
+enum webhook_result {
+#define X(name, label) WH_##name,
+  WEBHOOK_RESULT_MAP(X)
+#undef X
+  WH_COUNT
+};
+
+const char *webhook_result_label(int result);
+
+/* Process and database figures sampled off the loop for a scrape. */
+struct metrics_sample {
+  int64_t db_bytes;       /* database + WAL file size, -1 unknown */
+  int64_t rss_bytes;      /* -1 unknown */
+  int64_t vsize_bytes;
+  double cpu_seconds;     /* user + system */
+  int64_t open_fds;
+  int64_t max_fds;
+};
+
+void metrics_request(const char *path_label, int status, double latency_ms);
+void metrics_webhook(int result);
+void metrics_conn_opened(void);
+void metrics_conn_closed(void);
+void metrics_inflight(int delta);
+void metrics_timeout(void);
+void metrics_commit(int batch, uint64_t duration_ns, int ok);
+/* Fills s (blocking reads of /proc and stat: call on a worker thread). */
+void metrics_sample_process(metrics_sample *s, const char *db_path);
+/* Appends the whole exposition. queue_depth, db_errors and log_dropped are
+ * read by the caller from their owners; started_ms is the process start. */
+void metrics_render(buf *out, const metrics_sample *s, uint32_t queue_depth,
+                    uint64_t db_errors, uint64_t log_dropped, int64_t started_ms);
+
+#endif

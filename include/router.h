@@ -1,0 +1,38 @@
+/* router.h: the route table and the policy applied to every request
+ * before a handler runs (404, 405 with Allow). */
+#ifndef HOOKD_ROUTER_H
+#define HOOKD_ROUTER_H
+
+struct conn;
+
+typedef void (*route_handler)(conn *c);
+
+enum route_id {
+  ROUTE_WEBHOOK,
+  ROUTE_MESSAGES,
+  ROUTE_STATS,
+  ROUTE_LIVE,
+  ROUTE_READY,
+  ROUTE_METRICS,
+  ROUTE_DASHBOARD,
+  ROUTE_COUNT,
+  ROUTE_OTHER = ROUTE_COUNT, /* unknown paths, for metrics labels */
+};
+
+struct route {
+  const char *path;      /* exact match on the path (query stripped) */
+  unsigned methods;      /* bit (1 << llhttp_method_t) for each allowed method */
+  const char *allow;     /* Allow header for 405 */
+  route_handler handler;
+};
+
+extern const route router_table[ROUTE_COUNT];
+
+/* Finds the route for the request on c and runs its handler, or answers
+ * 404/405 itself. */
+void router_dispatch(conn *c);
+/* Metrics/log label for the request on c: the route path or "other". */
+int router_route_id(const conn *c);
+const char *router_label(const conn *c);
+
+#endif

@@ -1,0 +1,44 @@
+/* server.h: the listening socket, the set of connections, graceful shutdown.
+ *
+ * One server per process, owned by main and used on the loop thread only. */
+#ifndef HOOKD_SERVER_H
+#define HOOKD_SERVER_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "http.h"
+#include "store.h"
+
+struct conn;
+
+struct server {
+  uv_loop_t *loop;
+  uv_tcp_t listener;
+  uv_timer_t grace;          /* shutdown deadline for in-flight work */
+  config *cfg;               /* owned by main; the secret may be reloaded */
+  http_limits limits;
+  store *st;
+  conn *conns;               /* doubly linked list of open connections */
+  uint32_t nconns;
+  int port;                  /* the port actually bound */
+  int listening;
+  int draining;              /* SIGTERM seen: refuse new work, finish old */
+  int stopped;               /* on_stopped already called */
+  char rid_prefix[9];        /* random per process, for request ids */
+  uint64_t rid_seq;
+  int64_t started_ms;        /* wall clock at start */
+  void (*on_stopped)(server *); /* every connection closed, store idle */
+};
+
+/* Binds and listens on cfg->host:cfg->port. 0, or -1 with err. */
+int server_listen(server *s, char *err, size_t errlen);
+/* Starts a graceful shutdown: close the listener and idle connections,
+ * let in-flight requests finish (at most SHUTDOWN_GRACE_MS), then call
+ * s->on_stopped once. */
+void server_shutdown(server *s);
+/* Called by conn when a connection is gone, and by store when idle. */
+void server_check_stopped(server *s);
+
+#endif

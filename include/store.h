@@ -1,0 +1,95 @@
+/* store.h: SQLite persistence. Schema, prepared statements, the writer queue
+ * with group commit, and a pool of reader connections.
+ *
+ * Threads: every store_ function is called on the loop thread. SQLite runs
+ * only inside uv_queue_work callbacks on the threadpool; a job owns its
+ * inputs and outputs and never touches a connection (conn). Completion
+ * callbacks run on the loop thread. */
+#ifndef HOOKD_STORE_H
+#define HOOKD_STORE_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "config.h"
+#include "message.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+enum store_result {
+  STORE_CREATED = 0,  /* new row committed */
+  STORE_DUPLICATE,    /* message_id already stored; nothing changed */
+  STORE_ERROR,        /* the database failed; nothing acknowledged */
+  STORE_BUSY,         /* locked by another process past busy_timeout */
+};
+
+/* Statements, prepared once per connection (SQLITE_PREPARE_PERSISTENT). */
+enum store_stmt {
+  STMT_BEGIN,
+  STMT_COMMIT,
+  STMT_ROLLBACK,
+  STMT_INSERT,
+  STMT_FIRST_READ,         /* statements from here on run on readers too */
+  STMT_READY = STMT_FIRST_READ,
+  STMT_COUNT
+};
+
+struct store;
+struct store_insert;
+struct store_read;
+
+/* Called on the loop when an insert's transaction finished. `err` is the
+ * SQLite message for STORE_ERROR, otherwise NULL. */
+typedef void (*store_insert_cb)(void *arg, int result, const char *err);
+/* Runs on a worker thread with a reader connection. Returns 0 or -1 (and
+ * fills r->err). Must touch only r and its own arg data. */
+typedef int (*store_read_fn)(store_read *r, sqlite3 *db, sqlite3_stmt **stmts);
+/* Called on the loop with the outcome (r->rc, r->err, r->out). */
+typedef void (*store_read_cb)(store_read *r);
+
+struct store_read {
+  uv_work_t work;      /* must stay first */
+  store *st;
+  store_read *next;    /* waiting list */
+  int slot;            /* reader connection in use, -1 while waiting */
+  store_read_fn run;
+  store_read_cb done;
+  void *arg;           /* caller's; the worker may read it if it says so */
+  int rc;              /* 0 or -1 */
+  char err[256];       /* SQLite message on failure */
+  buf out;             /* result body built on the worker; caller frees */
+};
+
+/* Commit statistics for metrics (loop thread). */
+typedef void (*store_commit_hook)(int batch, uint64_t duration_ns, int ok);
+
+/* Opens (creating the folder and file) and migrates the database on the
+ * calling thread; start-up only. Returns NULL with a reason in err. */
+store *store_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen);
+/* Closes every connection. Requires store_idle(). */
+void store_close(store *st);
+/* 1 when nothing is queued or running. */
+int store_idle(const store *st);
+/* Called (on the loop) whenever the store becomes idle; for shutdown. */
+void store_set_idle_cb(store *st, void (*cb)(void *), void *arg);
+void store_set_commit_hook(store *st, store_commit_hook hook);
+
+/* Queues m for insertion (fields are copied). cb runs once the batch holding
+ * it committed or failed. Returns 0, or -1 when the queue is full (caller
+ * answers 503). */
+int store_submit(store *st, const message *m, int64_t now_ms, store_insert_cb cb, void *arg);
+
+/* Runs r->run on a reader connection. Returns 0, or -1 when the queue is
+ * full. r->done is called exactly once after a 0 return. */
+int store_read_submit(store *st, store_read *r);
+
+/* A store_read_fn that checks the schema answers; for /health/ready. */
+int store_read_ready(store_read *r, sqlite3 *db, sqlite3_stmt **stmts);
+
+uint32_t store_queue_depth(const store *st); /* inserts waiting or committing */
+uint64_t store_db_errors(const store *st);   /* failed batches and reads */
+const char *store_path(const store *st);
+
+#endif

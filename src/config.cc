@@ -1,0 +1,208 @@
+/* config.cc: parses hookd's environment variables strictly.
+ *
+ * Every variable is optional; a value that is present but malformed stops
+ * start-up with one line that names the variable. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static const char *env(const char *name) {
+  const char *v = getenv(name);
+  return (v && *v) ? v : NULL;
+}
+
+/* Parses an unsigned decimal integer in [lo, hi]; -1 and err on failure. */
+static int parse_u32(const char *name, uint32_t lo, uint32_t hi, uint32_t def,
+                     uint32_t *out, char *err, size_t errlen) {
+  const char *v = env(name);
+  if (!v) {
+    *out = def;
+    return 0;
+  }
+  uint64_t n = 0;
+  const char *p = v;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    n = n * 10 + (uint64_t)(*p - '0');
+    if (n > hi) break;
+  }
+  if (p == v || *p || n < lo || n > hi) {
+    snprintf(err, errlen, "%s: expected an integer from %u to %u, got '%.64s'",
+             name, lo, hi, v);
+    return -1;
+  }
+  *out = (uint32_t)n;
+  return 0;
+}
+
+const char *config_level_name(int level) {
+  switch (level) {
+    case LOG_DEBUG: return "DEBUG";
+    case LOG_INFO: return "INFO";
+    case LOG_WARN: return "WARN";
+    default: return "ERROR";
+  }
+}
+
+int config_read_secret_file(const char *path, char **out, size_t *outlen,
+                            char *err, size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    snprintf(err, errlen, "cannot open '%.512s': %s", path, strerror(errno));
+    return -1;
+  }
+  char tmp[4097];
+  size_t len = 0;
+  for (;;) {
+    ssize_t n = read(fd, tmp + len, sizeof(tmp) - 1 - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      snprintf(err, errlen, "cannot read '%.512s': %s", path, strerror(errno));
+      close(fd);
+      return -1;
+    }
+    if (n == 0) break;
+    len += (size_t)n;
+    if (len == sizeof(tmp) - 1) {
+      snprintf(err, errlen, "'%.512s' is larger than 4096 bytes", path);
+      close(fd);
+      return -1;
+    }
+  }
+  close(fd);
+  while (len && (tmp[len - 1] == '\n' || tmp[len - 1] == '\r')) len--;
+  if (len == 0) {
+    snprintf(err, errlen, "'%.512s' is empty", path);
+    return -1;
+  }
+  char *s = (char *)malloc(len + 1);
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  memcpy(s, tmp, len);
+  s[len] = 0;
+  *out = s;
+  *outlen = len;
+  return 0;
+}
+
+/* sqlite:///relative/path.db -> "relative/path.db";
+ * sqlite:////absolute/path.db -> "/absolute/path.db". */
+static int parse_db_url(const char *url, char *path, size_t pathlen, char *err,
+                        size_t errlen) {
+  static const char scheme[] = "sqlite:///";
+  if (strncmp(url, scheme, sizeof(scheme) - 1) != 0) {
+    snprintf(err, errlen,
+             "DATABASE_URL: unsupported URL '%.256s' (expected sqlite:///relative/path.db "
+             "or sqlite:////absolute/path.db)", url);
+    return -1;
+  }
+  const char *p = url + sizeof(scheme) - 1;
+  size_t n = strlen(p);
+  if (n == 0 || p[n - 1] == '/') {
+    snprintf(err, errlen, "DATABASE_URL: '%.256s' names no database file", url);
+    return -1;
+  }
+  if (strchr(p, '?') || strcmp(p, ":memory:") == 0) {
+    snprintf(err, errlen,
+             "DATABASE_URL: '%.256s': query strings and :memory: are not supported", url);
+    return -1;
+  }
+  if (n >= pathlen) {
+    snprintf(err, errlen, "DATABASE_URL: path is longer than %zu bytes", pathlen - 1);
+    return -1;
+  }
+  memcpy(path, p, n + 1);
+  return 0;
+}
+
+int config_load(config *cfg, char *err, size_t errlen) {
+  memset(cfg, 0, sizeof(*cfg));
+  const char *v;
+
+  v = env("HOST");
+  v = v ? v : "0.0.0.0";
+  if (strlen(v) >= sizeof(cfg->host)) {
+    snprintf(err, errlen, "HOST: value is too long");
+    return -1;
+  }
+  strcpy(cfg->host, v);
+
+  uint32_t port;
+  if (parse_u32("PORT", 0, 65535, 8000, &port, err, errlen)) return -1;
+  cfg->port = (int)port;
+
+  v = env("DATABASE_URL");
+  v = v ? v : "sqlite:///./data/app.db";
+  if (strlen(v) >= sizeof(cfg->db_url)) {
+    snprintf(err, errlen, "DATABASE_URL: value is too long");
+    return -1;
+  }
+  strcpy(cfg->db_url, v);
+  if (parse_db_url(cfg->db_url, cfg->db_path, sizeof(cfg->db_path), err, errlen)) return -1;
+
+  cfg->log_level = LOG_INFO;
+  if ((v = env("LOG_LEVEL"))) {
+    if (!strcasecmp(v, "DEBUG")) cfg->log_level = LOG_DEBUG;
+    else if (!strcasecmp(v, "INFO")) cfg->log_level = LOG_INFO;
+    else if (!strcasecmp(v, "WARN") || !strcasecmp(v, "WARNING")) cfg->log_level = LOG_WARN;
+    else if (!strcasecmp(v, "ERROR")) cfg->log_level = LOG_ERROR;
+    else {
+      snprintf(err, errlen, "LOG_LEVEL: expected DEBUG, INFO, WARN or ERROR, got '%.64s'", v);
+      return -1;
+    }
+  }
+
+  cfg->sync = STORE_SYNC_FULL;
+  if ((v = env("DB_SYNCHRONOUS"))) {
+    if (!strcasecmp(v, "FULL")) cfg->sync = STORE_SYNC_FULL;
+    else if (!strcasecmp(v, "NORMAL")) cfg->sync = STORE_SYNC_NORMAL;
+    else if (!strcasecmp(v, "OFF")) cfg->sync = STORE_SYNC_OFF;
+    else {
+      snprintf(err, errlen, "DB_SYNCHRONOUS: expected FULL, NORMAL or OFF, got '%.64s'", v);
+      return -1;
+    }
+  }
+
+  if (parse_u32("MAX_BODY_BYTES", 1024, 16u << 20, 65536, &cfg->max_body_bytes, err, errlen) ||
+      parse_u32("MAX_HEADER_BYTES", 1024, 1u << 20, 8192, &cfg->max_header_bytes, err, errlen) ||
+      parse_u32("HEADER_TIMEOUT_MS", 100, 3600000, 10000, &cfg->header_timeout_ms, err, errlen) ||
+      parse_u32("BODY_TIMEOUT_MS", 100, 3600000, 30000, &cfg->body_timeout_ms, err, errlen) ||
+      parse_u32("IDLE_TIMEOUT_MS", 100, 3600000, 60000, &cfg->idle_timeout_ms, err, errlen) ||
+      parse_u32("MAX_CONNECTIONS", 1, 1000000, 4096, &cfg->max_connections, err, errlen) ||
+      parse_u32("MAX_QUEUE", 1, 1000000, 16384, &cfg->max_queue, err, errlen) ||
+      parse_u32("DB_READERS", 1, 8, 2, &cfg->readers, err, errlen))
+    return -1;
+
+  if ((v = env("WEBHOOK_SECRET_FILE"))) {
+    if (strlen(v) >= sizeof(cfg->secret_file)) {
+      snprintf(err, errlen, "WEBHOOK_SECRET_FILE: path is too long");
+      return -1;
+    }
+    strcpy(cfg->secret_file, v);
+    char why[600];
+    if (config_read_secret_file(v, &cfg->secret, &cfg->secret_len, why, sizeof(why))) {
+      snprintf(err, errlen, "WEBHOOK_SECRET_FILE: %s", why);
+      return -1;
+    }
+  } else if ((v = env("WEBHOOK_SECRET"))) {
+    cfg->secret_len = strlen(v);
+    cfg->secret = strdup(v);
+    if (!cfg->secret) {
+      snprintf(err, errlen, "WEBHOOK_SECRET: out of memory");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+void config_free(config *cfg) {
+  free(cfg->secret);
+  cfg->secret = NULL;
+}

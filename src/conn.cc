@@ -1,0 +1,388 @@
+/* conn.cc: the life of one client connection.
+ *
+ *   accept -> IDLE --bytes--> READING --message complete--> BUSY (handler/job)
+ *        ^                                                    |
+ *        +------------- response written <--- WRITING <-------+
+ *
+ * Timeouts (one uv_timer per conn): IDLE waits idle_timeout_ms for the next
+ * request; READING gets header_timeout_ms until the headers are complete and
+ * then body_timeout_ms for the body (408 and close); WRITING gets
+ * idle_timeout_ms for the client to take the response; BUSY has none (the
+ * server owns the work). A response that closes the connection sends FIN
+ * and keeps reading (discarding) for a moment, so the client sees the
+ * response instead of a reset ("lingering close"). */
+#include "conn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "metrics.h"
+#include "router.h"
+#include "server.h"
+
+#define LINGER_MS 2000
+
+static char read_buffer[HTTP_READ_CHUNK]; /* loop thread: parsed before the next read */
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b);
+static void conn_run(conn *c, const char *data, size_t n);
+static void after_response(conn *c);
+
+static void conn_unref(conn *c) {
+  if (--c->refs > 0) return;
+  server *s = c->srv;
+  if (c->prev) c->prev->next = c->next;
+  else s->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  s->nconns--;
+  metrics_conn_closed();
+  http_req_free(&c->req);
+  buf_free(&c->pending);
+  buf_free(&c->out);
+  buf_free(&c->job.out);
+  free(c);
+  server_check_stopped(s);
+}
+
+static void on_close(uv_handle_t *h) { conn_unref((conn *)h->data); }
+
+void conn_close(conn *c) {
+  if (c->flags & CF_CLOSING) return;
+  c->flags |= CF_CLOSING;
+  uv_close((uv_handle_t *)&c->tcp, on_close);
+  uv_close((uv_handle_t *)&c->timer, on_close);
+}
+
+void conn_hold(conn *c) { c->refs++; }
+void conn_release(conn *c) { conn_unref(c); }
+int conn_alive(const conn *c) { return !(c->flags & CF_CLOSING); }
+
+static void alloc_cb(uv_handle_t *, size_t, uv_buf_t *b) {
+  b->base = read_buffer;
+  b->len = sizeof(read_buffer);
+}
+
+static void read_start(conn *c) {
+  if ((c->flags & (CF_READING | CF_CLOSING)) == 0) {
+    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) == 0) c->flags |= CF_READING;
+    else conn_close(c);
+  }
+}
+
+static void read_stop(conn *c) {
+  if (c->flags & CF_READING) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->flags &= ~CF_READING;
+  }
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void timer_set(conn *c, uint32_t ms) {
+  uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+/* ---- Lingering close -------------------------------------------------- */
+
+static void on_shutdown(uv_shutdown_t *, int) {}
+
+static void conn_linger(conn *c) {
+  if (c->flags & CF_CLOSING) return;
+  c->state = CS_LINGER;
+  if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+    conn_close(c);
+    return;
+  }
+  timer_set(c, LINGER_MS);
+  read_start(c);
+}
+
+/* ---- Timeouts --------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t) {
+  conn *c = (conn *)t->data;
+  switch (c->state) {
+    case CS_READING:
+      metrics_timeout();
+      read_stop(c);
+      c->flags |= CF_CLOSE_AFTER;
+      c->state = CS_BUSY;
+      conn_respond_detail(c, HTTP_REQUEST_TIMEOUT, "request timeout: the client was too slow");
+      break;
+    case CS_BUSY: /* never armed while busy */
+      break;
+    default: /* idle keep-alive, stuck write, linger: just close */
+      conn_close(c);
+  }
+}
+
+/* ---- Accept ----------------------------------------------------------- */
+
+int conn_accept(server *s) {
+  conn *c = (conn *)calloc(1, sizeof(conn));
+  if (!c) return UV_ENOMEM;
+  uv_tcp_init(s->loop, &c->tcp);
+  int rc = uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp);
+  c->tcp.data = c;
+  c->srv = s;
+  c->refs = 2; /* tcp + timer */
+  uv_timer_init(s->loop, &c->timer);
+  c->timer.data = c;
+  c->next = s->conns;
+  if (s->conns) s->conns->prev = c;
+  s->conns = c;
+  s->nconns++;
+  metrics_conn_opened();
+  if (rc != 0) {
+    conn_close(c);
+    return rc;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  http_parser_init(&c->parser, &c->req, &s->limits);
+  c->log.dup = -1;
+  if (s->nconns > s->cfg->max_connections || s->draining) {
+    /* Over the limit: say so and close, rather than leave the client hanging. */
+    c->state = CS_BUSY;
+    c->flags |= CF_CLOSE_AFTER;
+    c->start_ns = clock_mono_ns();
+    c->resp.retry_after = 1;
+    conn_respond_detail(c, HTTP_UNAVAILABLE,
+                        s->draining ? "server is shutting down" : "too many connections");
+    return 0;
+  }
+  c->state = CS_IDLE;
+  timer_set(c, s->cfg->idle_timeout_ms);
+  read_start(c);
+  return 0;
+}
+
+/* ---- Reading and parsing ---------------------------------------------- */
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b) {
+  conn *c = (conn *)stream->data;
+  if (nread < 0) {
+    /* EOF or error. A client that half-closes after a complete request is
+     * not reading anymore in a way we can serve: close. */
+    conn_close(c);
+    return;
+  }
+  if (nread == 0) return;
+  if (c->state == CS_LINGER) return; /* discard */
+  conn_run(c, b->base, (size_t)nread);
+}
+
+static void send_continue(conn *c) {
+  static const char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  uv_buf_t b = uv_buf_init((char *)msg, sizeof(msg) - 1);
+  /* 25 bytes on an idle socket: a try-write is enough; if the kernel buffer
+   * is full the client will send the body after its own timeout. */
+  uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+  c->flags |= CF_CONTINUE_SENT;
+}
+
+/* Keeps the unparsed tail [from, end) in c->pending. data may point into
+ * pending itself. */
+static void keep_pending(conn *c, const char *from, const char *end) {
+  size_t n = (size_t)(end - from);
+  if (from >= c->pending.data && from <= c->pending.data + c->pending.len && c->pending.data) {
+    c->pending_off = (size_t)(from - c->pending.data);
+    if (n == 0) c->pending.len = c->pending_off = 0;
+    return;
+  }
+  buf_reset(&c->pending);
+  c->pending_off = 0;
+  buf_append(&c->pending, from, n);
+  if (c->pending.oom) conn_close(c);
+}
+
+/* Feeds bytes to the parser; on a complete request hands it to the router. */
+static void conn_execute(conn *c, const char *data, size_t n) {
+  server *s = c->srv;
+  if (c->state == CS_IDLE) {
+    c->state = CS_READING;
+    c->start_ns = clock_mono_ns();
+    timer_set(c, s->cfg->header_timeout_ms);
+  }
+  llhttp_errno_t err = llhttp_execute(&c->parser, data, n);
+  if (err == HPE_OK) {
+    if (c->pending.data && data >= c->pending.data && data < c->pending.data + c->pending.len)
+      c->pending.len = c->pending_off = 0; /* all of pending consumed */
+    if (c->req.headers_done && !(c->flags & CF_BODY_TIMER)) {
+      c->flags |= CF_BODY_TIMER;
+      timer_set(c, s->cfg->body_timeout_ms);
+    }
+    if (c->req.expect_continue && c->req.headers_done && !(c->flags & CF_CONTINUE_SENT))
+      send_continue(c);
+    return;
+  }
+  read_stop(c);
+  uv_timer_stop(&c->timer);
+  c->state = CS_BUSY;
+  if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+    keep_pending(c, llhttp_get_error_pos(&c->parser), data + n);
+    if (!llhttp_should_keep_alive(&c->parser) || err == HPE_PAUSED_UPGRADE || s->draining)
+      c->flags |= CF_CLOSE_AFTER;
+    router_dispatch(c);
+    return;
+  }
+  /* A malformed stream cannot be trusted past this point: answer and close. */
+  c->flags |= CF_CLOSE_AFTER;
+  if (c->req.error_status) {
+    conn_respond_detail(c, c->req.error_status, c->req.error_detail);
+  } else {
+    char detail[160];
+    snprintf(detail, sizeof(detail), "malformed HTTP request: %s",
+             llhttp_get_error_reason(&c->parser));
+    conn_respond_detail(c, HTTP_BAD_REQUEST, detail);
+  }
+}
+
+/* Parses data, then any pipelined requests left in pending, for as long as
+ * responses complete synchronously. Iterative, so a burst of pipelined
+ * requests cannot grow the stack. */
+static void conn_run(conn *c, const char *data, size_t n) {
+  c->flags |= CF_IN_RUN;
+  if (data) conn_execute(c, data, n);
+  while (!(c->flags & CF_CLOSING) && c->state == CS_IDLE && c->pending_off < c->pending.len)
+    conn_execute(c, c->pending.data + c->pending_off, c->pending.len - c->pending_off);
+  c->flags &= ~CF_IN_RUN;
+  if (!(c->flags & CF_CLOSING) && (c->state == CS_IDLE || c->state == CS_READING))
+    read_start(c);
+}
+
+/* The response is out: close, or get ready for the next request. */
+static void after_response(conn *c) {
+  if (c->flags & CF_CLOSING) return;
+  if (c->flags & CF_CLOSE_AFTER) {
+    conn_linger(c);
+    return;
+  }
+  http_req_reset(&c->req);
+  llhttp_resume(&c->parser);
+  c->state = CS_IDLE;
+  c->flags &= ~(CF_CONTINUE_SENT | CF_BODY_TIMER);
+  c->log.result = NULL;
+  c->log.has_mid = 0;
+  c->log.dup = -1;
+  memset(&c->resp, 0, sizeof(c->resp));
+  timer_set(c, c->srv->cfg->idle_timeout_ms);
+  if (!(c->flags & CF_IN_RUN)) conn_run(c, NULL, 0);
+}
+
+/* ---- Writing ---------------------------------------------------------- */
+
+static void on_write(uv_write_t *w, int status) {
+  conn *c = (conn *)w->data;
+  if (status != 0) {
+    conn_close(c);
+    return;
+  }
+  after_response(c);
+}
+
+/* Picks the request id: the client's when sane, else a generated one. */
+static void assign_request_id(conn *c) {
+  if (c->req.has_rid && !c->req.rid_bad && c->req.rid_len > 0) {
+    memcpy(c->rid, c->req.rid, c->req.rid_len);
+    c->rid_len = c->req.rid_len;
+    return;
+  }
+  server *s = c->srv;
+  int n = snprintf(c->rid, sizeof(c->rid), "%s-%llx", s->rid_prefix,
+                   (unsigned long long)++s->rid_seq);
+  c->rid_len = (uint32_t)n;
+}
+
+static void log_request(conn *c, int status, double latency_ms) {
+  int level = status >= 500 ? LOG_ERROR : (status == 401 ? LOG_ERROR : (status >= 400 ? LOG_WARN : LOG_INFO));
+  buf *b = log_begin(level);
+  if (!b) return;
+  str path = http_req_path(&c->req);
+  buf_puts(b, ",\"event\":\"request\",\"request_id\":");
+  json_put_str(b, c->rid, c->rid_len);
+  buf_puts(b, ",\"method\":");
+  if (c->req.headers_done) json_put_cstr(b, http_method_name(c->req.method));
+  else buf_puts(b, "null");
+  buf_puts(b, ",\"path\":");
+  if (c->req.url_len) json_put_str(b, path.base, path.len);
+  else buf_puts(b, "null");
+  buf_puts(b, ",\"status\":");
+  buf_put_u64(b, (uint64_t)status);
+  buf_puts(b, ",\"latency_ms\":");
+  buf_put_double(b, latency_ms, 3);
+  if (c->log.has_mid) {
+    buf_puts(b, ",\"message_id\":");
+    json_put_str(b, c->log.mid, c->log.mid_len);
+  }
+  if (c->log.dup >= 0) buf_puts(b, c->log.dup ? ",\"dup\":true" : ",\"dup\":false");
+  if (c->log.result) {
+    buf_puts(b, ",\"result\":");
+    json_put_cstr(b, c->log.result);
+  }
+  if (c->log.detail) {
+    buf_puts(b, ",\"detail\":");
+    json_put_cstr(b, c->log.detail);
+  }
+  log_end(b);
+}
+
+void conn_respond(conn *c, int status) {
+  c->resp.status = status;
+  double latency_ms = (double)(clock_mono_ns() - c->start_ns) / 1e6;
+  assign_request_id(c);
+  metrics_request(router_label(c), status, latency_ms);
+  log_request(c, status, latency_ms);
+  if (c->flags & CF_CLOSING) return;
+
+  int keep_alive = !(c->flags & CF_CLOSE_AFTER);
+  int http10 = llhttp_get_http_major(&c->parser) == 1 && llhttp_get_http_minor(&c->parser) == 0;
+  size_t hlen = response_head(c->head, &c->resp, c->out.len, str{c->rid, c->rid_len},
+                              keep_alive, http10);
+  c->wbufs[0] = uv_buf_init(c->head, (unsigned)hlen);
+  c->wbufs[1] = uv_buf_init(c->out.data, (unsigned)c->out.len);
+  int nbufs = c->out.len ? 2 : 1;
+  size_t total = hlen + c->out.len;
+  int rc = uv_try_write((uv_stream_t *)&c->tcp, c->wbufs, (unsigned)nbufs);
+  if (rc == (int)total) {
+    after_response(c);
+    return;
+  }
+  if (rc < 0 && rc != UV_EAGAIN) {
+    conn_close(c);
+    return;
+  }
+  /* Partial: queue the rest and wait. */
+  size_t done = rc > 0 ? (size_t)rc : 0;
+  uv_buf_t *bufs = c->wbufs;
+  if (done >= hlen) {
+    bufs = &c->wbufs[1];
+    bufs->base += done - hlen;
+    bufs->len -= (unsigned)(done - hlen);
+    nbufs = 1;
+  } else {
+    bufs->base += done;
+    bufs->len -= (unsigned)done;
+  }
+  c->state = CS_WRITING;
+  c->wreq.data = c;
+  timer_set(c, c->srv->cfg->idle_timeout_ms);
+  if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, (unsigned)nbufs, on_write) != 0)
+    conn_close(c);
+}
+
+void conn_respond_detail(conn *c, int status, const char *detail) {
+  buf_reset(&c->out);
+  json_put_detail(&c->out, detail);
+  c->log.detail = detail;
+  conn_respond(c, status);
+  c->log.detail = NULL;
+}
+
+void conn_drain(conn *c) {
+  if (c->flags & CF_CLOSING) return;
+  if (c->state == CS_IDLE && c->pending_off >= c->pending.len) conn_close(c);
+  else c->flags |= CF_CLOSE_AFTER;
+}

@@ -1,0 +1,58 @@
+/* handlers/health.cc: GET /health/live and GET /health/ready. */
+#include <stdio.h>
+
+#include "conn.h"
+#include "handlers.h"
+#include "log.h"
+#include "server.h"
+
+void handle_live(conn *c) {
+  static const char body[] = "{\"status\":\"alive\"}";
+  buf_reset(&c->out);
+  buf_append(&c->out, body, sizeof(body) - 1);
+  conn_respond(c, HTTP_OK);
+}
+
+static void not_ready(conn *c, const char *reason) {
+  buf_reset(&c->out);
+  buf_puts(&c->out, "{\"status\":\"not ready\",\"detail\":");
+  json_put_cstr(&c->out, reason);
+  buf_putc(&c->out, '}');
+  conn_respond(c, HTTP_UNAVAILABLE);
+}
+
+static void on_ready_checked(store_read *r) {
+  conn *c = (conn *)r->arg;
+  if (r->rc == 0) {
+    static const char body[] = "{\"status\":\"ready\"}";
+    buf_reset(&c->out);
+    buf_append(&c->out, body, sizeof(body) - 1);
+    conn_respond(c, HTTP_OK);
+  } else {
+    char reason[320];
+    snprintf(reason, sizeof(reason), "database: %s", r->err);
+    log_event(LOG_ERROR, "ready_check_failed", reason);
+    not_ready(c, reason);
+  }
+  conn_release(c);
+}
+
+void handle_ready(conn *c) {
+  server *s = c->srv;
+  if (s->draining) {
+    not_ready(c, "shutting down");
+    return;
+  }
+  if (!s->cfg->secret) {
+    not_ready(c, "webhook secret not configured");
+    return;
+  }
+  c->job.run = store_read_ready;
+  c->job.done = on_ready_checked;
+  c->job.arg = c;
+  if (store_read_submit(s->st, &c->job) != 0) {
+    not_ready(c, "database queue full");
+    return;
+  }
+  conn_hold(c);
+}

@@ -1,0 +1,98 @@
+/* handlers/webhook.cc: POST /webhook.
+ *
+ * Order matters: (1) secret configured, (2) signature over the raw bytes,
+ * (3) JSON validation, (4) queued for the next group commit; the answer is
+ * sent from the commit callback, after the transaction is durable. */
+#include <string.h>
+
+#include "auth.h"
+#include "clock.h"
+#include "conn.h"
+#include "handlers.h"
+#include "log.h"
+#include "message.h"
+#include "metrics.h"
+#include "server.h"
+
+static void respond_ok(conn *c) {
+  static const char body[] = "{\"status\":\"ok\"}";
+  buf_reset(&c->out);
+  buf_append(&c->out, body, sizeof(body) - 1);
+  conn_respond(c, HTTP_OK);
+}
+
+static void set_result(conn *c, int result) {
+  c->log.result = webhook_result_label(result);
+  metrics_webhook(result);
+}
+
+static void remember_message_id(conn *c, str mid) {
+  if (!mid.base) return;
+  size_t n = utf8_truncate(mid.base, mid.len, LOG_MAX_MESSAGE_ID);
+  memcpy(c->log.mid, mid.base, n);
+  c->log.mid_len = (uint32_t)n;
+  c->log.has_mid = 1;
+}
+
+/* Commit callback (loop thread): the batch holding this message is done. */
+static void on_stored(void *arg, int result, const char *err) {
+  conn *c = (conn *)arg;
+  metrics_inflight(-1);
+  if (result == STORE_CREATED || result == STORE_DUPLICATE) {
+    c->log.dup = result == STORE_DUPLICATE;
+    set_result(c, result == STORE_CREATED ? WH_CREATED : WH_DUPLICATE);
+    respond_ok(c);
+  } else {
+    buf *b = log_begin(LOG_ERROR);
+    if (b) {
+      buf_puts(b, ",\"event\":\"db_error\",\"msg\":");
+      json_put_cstr(b, err ? err : "unknown");
+      log_end(b);
+    }
+    set_result(c, WH_DB_ERROR);
+    if (result == STORE_BUSY) {
+      c->resp.retry_after = 1;
+      conn_respond_detail(c, HTTP_UNAVAILABLE, "database busy, retry later");
+    } else {
+      conn_respond_detail(c, HTTP_INTERNAL_ERROR, "database error");
+    }
+  }
+  conn_release(c);
+}
+
+void handle_webhook(conn *c) {
+  server *s = c->srv;
+  http_req *r = &c->req;
+  if (!s->cfg->secret) {
+    set_result(c, WH_NOT_CONFIGURED);
+    conn_respond_detail(c, HTTP_UNAVAILABLE, "webhook secret not configured");
+    return;
+  }
+  if (r->sig_len == 0 || r->sig_long ||
+      !auth_verify(s->cfg->secret, s->cfg->secret_len, r->body.data, r->body.len, r->sig,
+                   r->sig_len)) {
+    set_result(c, WH_INVALID_SIGNATURE);
+    conn_respond_detail(c, HTTP_UNAUTHORIZED, "invalid signature");
+    return;
+  }
+  message m;
+  msg_errors errs;
+  if (message_parse(r->body.data, r->body.len, &m, &errs) != 0) {
+    remember_message_id(c, m.message_id);
+    set_result(c, WH_VALIDATION_ERROR);
+    buf_reset(&c->out);
+    msg_errors_json(&errs, &c->out);
+    conn_respond(c, HTTP_UNPROCESSABLE);
+    return;
+  }
+  remember_message_id(c, m.message_id);
+  if (s->draining || store_submit(s->st, &m, clock_wall_ms(), on_stored, c) != 0) {
+    set_result(c, WH_OVERLOADED);
+    c->resp.retry_after = 1;
+    conn_respond_detail(c, HTTP_UNAVAILABLE,
+                        s->draining ? "server is shutting down" : "server overloaded, retry later");
+    return;
+  }
+  metrics_inflight(1);
+  conn_hold(c);
+}

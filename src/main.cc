@@ -1,0 +1,220 @@
+/* main.cc: command line, configuration, start-up, signals and teardown. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "clock.h"
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "metrics.h"
+#include "server.h"
+#include "store.h"
+
+static const char usage[] =
+    "usage: hookd [--help | --version | --sign]\n"
+    "\n"
+    "hookd receives signed webhooks, stores each message exactly once in SQLite\n"
+    "and serves them back over HTTP. It is configured by the environment:\n"
+    "\n"
+    "  WEBHOOK_SECRET       HMAC-SHA256 key for X-Signature (required for readiness)\n"
+    "  WEBHOOK_SECRET_FILE  read the key from this file instead (reloaded on SIGHUP)\n"
+    "  DATABASE_URL         sqlite:///relative.db or sqlite:////absolute.db\n"
+    "                       (default sqlite:///./data/app.db)\n"
+    "  HOST, PORT           listen address (default 0.0.0.0:8000; PORT=0 picks one)\n"
+    "  LOG_LEVEL            DEBUG, INFO, WARN or ERROR (default INFO)\n"
+    "  MAX_BODY_BYTES       request body limit (default 65536)\n"
+    "  MAX_HEADER_BYTES     request line + headers limit (default 8192)\n"
+    "  HEADER_TIMEOUT_MS    time to send the headers (default 10000)\n"
+    "  BODY_TIMEOUT_MS      time to send the body (default 30000)\n"
+    "  IDLE_TIMEOUT_MS      keep-alive idle time (default 60000)\n"
+    "  MAX_CONNECTIONS      open connections (default 4096)\n"
+    "  MAX_QUEUE            database work waiting, per queue (default 16384)\n"
+    "  DB_READERS           reader connections, 1-8 (default 2)\n"
+    "  DB_SYNCHRONOUS       FULL (default), NORMAL or OFF\n"
+    "\n"
+    "  --sign     print hex(HMAC-SHA256(WEBHOOK_SECRET, stdin)) and exit\n"
+    "  --version  print the version and exit\n"
+    "\n"
+    "SIGTERM/SIGINT: graceful shutdown. SIGHUP: reload WEBHOOK_SECRET_FILE.\n";
+
+static struct {
+  uv_loop_t *loop;
+  config cfg;
+  server srv;
+  uv_signal_t sigterm, sigint, sighup;
+} g;
+
+/* --sign: reads at most 16 MiB from stdin and prints its signature. */
+static int cmd_sign(void) {
+  config cfg;
+  char err[600];
+  if (config_load(&cfg, err, sizeof(err)) != 0) {
+    fprintf(stderr, "hookd: %s\n", err);
+    return 2;
+  }
+  if (!cfg.secret) {
+    fprintf(stderr, "hookd: WEBHOOK_SECRET is not set\n");
+    return 2;
+  }
+  buf in = {};
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
+    buf_append(&in, chunk, n);
+    if (in.len > (16u << 20) || in.oom) {
+      fprintf(stderr, "hookd: --sign: input too large\n");
+      return 2;
+    }
+  }
+  char hex[AUTH_HEX_LEN + 1];
+  auth_sign_hex(cfg.secret, cfg.secret_len, in.data ? in.data : "", in.len, hex);
+  printf("%s\n", hex);
+  buf_free(&in);
+  config_free(&cfg);
+  return 0;
+}
+
+static void on_stopped(server *) {
+  uv_close((uv_handle_t *)&g.sigterm, NULL);
+  uv_close((uv_handle_t *)&g.sigint, NULL);
+  uv_close((uv_handle_t *)&g.sighup, NULL);
+}
+
+static void on_store_idle(void *arg) { server_check_stopped((server *)arg); }
+
+static void on_signal(uv_signal_t *h, int signum) {
+  if (signum == SIGHUP) {
+    if (!g.cfg.secret_file[0]) {
+      log_event(LOG_INFO, "reload", "SIGHUP: nothing to reload (WEBHOOK_SECRET_FILE unset)");
+      return;
+    }
+    char *secret;
+    size_t len;
+    char err[600];
+    if (config_read_secret_file(g.cfg.secret_file, &secret, &len, err, sizeof(err)) != 0) {
+      log_event(LOG_ERROR, "reload_failed", err);
+      return;
+    }
+    free(g.cfg.secret);
+    g.cfg.secret = secret;
+    g.cfg.secret_len = len;
+    log_event(LOG_INFO, "reload", "webhook secret reloaded from WEBHOOK_SECRET_FILE");
+    return;
+  }
+  (void)h;
+  if (g.srv.draining) {
+    log_event(LOG_WARN, "shutdown_forced", "second signal: closing all connections now");
+    for (conn *c = g.srv.conns; c; c = c->next) conn_close(c);
+    return;
+  }
+  log_event(LOG_INFO, "shutdown", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  server_shutdown(&g.srv);
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1) {
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+      fputs(usage, stdout);
+      return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+      printf("hookd %s\n", HOOKD_VERSION);
+      return 0;
+    }
+    if (!strcmp(argv[1], "--sign")) {
+      if (auth_init() != 0) return 1;
+      return cmd_sign();
+    }
+    fprintf(stderr, "hookd: unknown argument '%s' (try --help)\n", argv[1]);
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+
+  char err[1200];
+  if (config_load(&g.cfg, err, sizeof(err)) != 0) {
+    fprintf(stderr, "hookd: %s\n", err);
+    return 2;
+  }
+  if (auth_init() != 0) {
+    fprintf(stderr, "hookd: libsodium failed to initialise\n");
+    return 1;
+  }
+  /* Writer + readers + the metrics sampler, unless the operator chose. */
+  if (!getenv("UV_THREADPOOL_SIZE")) {
+    char n[16];
+    snprintf(n, sizeof(n), "%u", g.cfg.readers + 2);
+    setenv("UV_THREADPOOL_SIZE", n, 1);
+  }
+  g.loop = uv_default_loop();
+
+  store *st = store_open(g.loop, &g.cfg, err, sizeof(err));
+  if (!st) {
+    fprintf(stderr, "hookd: DATABASE_URL: %s\n", err);
+    return 1;
+  }
+
+  server *s = &g.srv;
+  s->loop = g.loop;
+  s->cfg = &g.cfg;
+  s->st = st;
+  s->limits.max_body_bytes = g.cfg.max_body_bytes;
+  s->limits.max_header_bytes = g.cfg.max_header_bytes;
+  s->on_stopped = on_stopped;
+  s->started_ms = clock_wall_ms();
+  unsigned char rnd[4];
+  randombytes_buf(rnd, sizeof(rnd));
+  sodium_bin2hex(s->rid_prefix, sizeof(s->rid_prefix), rnd, sizeof(rnd));
+  store_set_idle_cb(st, on_store_idle, s);
+  store_set_commit_hook(st, metrics_commit);
+
+  if (server_listen(s, err, sizeof(err)) != 0) {
+    fprintf(stderr, "hookd: %s\n", err);
+    store_close(st);
+    return 1;
+  }
+  if (log_init(g.cfg.log_level, STDOUT_FILENO) != 0) {
+    fprintf(stderr, "hookd: cannot start the log thread\n");
+    return 1;
+  }
+
+  uv_signal_init(g.loop, &g.sigterm);
+  uv_signal_init(g.loop, &g.sigint);
+  uv_signal_init(g.loop, &g.sighup);
+  uv_signal_start(&g.sigterm, on_signal, SIGTERM);
+  uv_signal_start(&g.sigint, on_signal, SIGINT);
+  uv_signal_start(&g.sighup, on_signal, SIGHUP);
+
+  buf *b = log_begin(LOG_INFO);
+  if (b) {
+    buf_puts(b, ",\"event\":\"listening\",\"version\":\"" HOOKD_VERSION "\",\"host\":");
+    json_put_cstr(b, g.cfg.host);
+    buf_puts(b, ",\"port\":");
+    buf_put_u64(b, (uint64_t)s->port);
+    buf_puts(b, ",\"database\":");
+    json_put_cstr(b, store_path(st));
+    buf_puts(b, ",\"pid\":");
+    buf_put_u64(b, (uint64_t)getpid());
+    log_end(b);
+  }
+  if (!g.cfg.secret)
+    log_event(LOG_ERROR, "config",
+              "WEBHOOK_SECRET is not set: /health/ready and POST /webhook answer 503");
+
+  uv_run(g.loop, UV_RUN_DEFAULT);
+
+  store_close(st);
+  int rc = uv_loop_close(g.loop);
+  if (rc != 0) log_event(LOG_WARN, "shutdown", "event loop closed with handles still open");
+  log_event(LOG_INFO, "stopped", NULL);
+  log_shutdown();
+  config_free(&g.cfg);
+  return 0;
+}

@@ -1,0 +1,285 @@
+/* metrics.cc: loop-thread counters, histograms and their exposition. */
+#include "metrics.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "defs.h"
+#include "router.h"
+
+static const double latency_bounds[] = {0.1, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000};
+#define NLAT (sizeof(latency_bounds) / sizeof(latency_bounds[0]))
+static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+#define NBATCH (sizeof(batch_bounds) / sizeof(batch_bounds[0]))
+
+static const int status_codes[] = {
+#define X(code, name, phrase) code,
+    HOOKD_STATUS_MAP(X)
+#undef X
+};
+#define NSTATUS (sizeof(status_codes) / sizeof(status_codes[0]))
+#define NPATH (ROUTE_COUNT + 1)
+
+struct histogram {
+  uint64_t buckets[16]; /* non-cumulative; rendered cumulatively */
+  uint64_t count;
+  double sum;
+};
+
+static struct {
+  uint64_t requests[NPATH][NSTATUS];
+  histogram latency[NPATH];
+  uint64_t webhook[WH_COUNT];
+  int64_t conns_open;
+  uint64_t conns_total;
+  int64_t inflight;
+  uint64_t timeouts;
+  histogram batch;
+  histogram commit_ms;
+  uint64_t commits_failed;
+} g_m;
+
+const char *webhook_result_label(int result) {
+  static const char *const labels[WH_COUNT] = {
+#define X(name, label) label,
+      WEBHOOK_RESULT_MAP(X)
+#undef X
+  };
+  return result >= 0 && result < WH_COUNT ? labels[result] : "unknown";
+}
+
+static void observe(histogram *h, const double *bounds, size_t n, double v) {
+  size_t i = 0;
+  while (i < n && v > bounds[i]) i++;
+  h->buckets[i]++; /* i == n is the +Inf bucket */
+  h->count++;
+  h->sum += v;
+}
+
+static int path_index(const char *label) {
+  for (int i = 0; i < ROUTE_COUNT; i++)
+    if (strcmp(router_table[i].path, label) == 0) return i;
+  return ROUTE_OTHER;
+}
+
+void metrics_request(const char *path_label, int status, double latency_ms) {
+  int p = path_index(path_label);
+  for (size_t i = 0; i < NSTATUS; i++) {
+    if (status_codes[i] == status) {
+      g_m.requests[p][i]++;
+      break;
+    }
+  }
+  observe(&g_m.latency[p], latency_bounds, NLAT, latency_ms);
+}
+
+void metrics_webhook(int result) {
+  if (result >= 0 && result < WH_COUNT) g_m.webhook[result]++;
+}
+void metrics_conn_opened(void) {
+  g_m.conns_open++;
+  g_m.conns_total++;
+}
+void metrics_conn_closed(void) { g_m.conns_open--; }
+void metrics_inflight(int delta) { g_m.inflight += delta; }
+void metrics_timeout(void) { g_m.timeouts++; }
+
+void metrics_commit(int batch, uint64_t duration_ns, int ok) {
+  observe(&g_m.batch, batch_bounds, NBATCH, (double)batch);
+  observe(&g_m.commit_ms, latency_bounds, NLAT, (double)duration_ns / 1e6);
+  if (!ok) g_m.commits_failed++;
+}
+
+/* ---- Sampling (worker thread) ----------------------------------------- */
+
+static int64_t file_size(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+void metrics_sample_process(metrics_sample *s, const char *db_path) {
+  s->db_bytes = -1;
+  s->rss_bytes = s->vsize_bytes = -1;
+  s->cpu_seconds = -1;
+  s->open_fds = s->max_fds = -1;
+  if (db_path) {
+    char wal[1100];
+    snprintf(wal, sizeof(wal), "%s-wal", db_path);
+    s->db_bytes = file_size(db_path) + file_size(wal);
+  }
+  FILE *f = fopen("/proc/self/stat", "r");
+  if (f) {
+    unsigned long utime = 0, stime = 0, vsize = 0;
+    long rss = 0;
+    /* Fields 14, 15 (utime, stime), 23 (vsize), 24 (rss pages); the comm
+     * field (2) may contain spaces, so skip past its closing paren. */
+    char line[1024];
+    if (fgets(line, sizeof(line), f)) {
+      char *p = strrchr(line, ')');
+      if (p && sscanf(p + 2,
+                      "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d "
+                      "%*d %*d %*u %lu %ld",
+                      &utime, &stime, &vsize, &rss) == 4) {
+        long hz = sysconf(_SC_CLK_TCK);
+        s->cpu_seconds = (double)(utime + stime) / (double)(hz > 0 ? hz : 100);
+        s->vsize_bytes = (int64_t)vsize;
+        s->rss_bytes = (int64_t)rss * sysconf(_SC_PAGESIZE);
+      }
+    }
+    fclose(f);
+  }
+  DIR *d = opendir("/proc/self/fd");
+  if (d) {
+    int64_t n = 0;
+    while (readdir(d)) n++;
+    closedir(d);
+    s->open_fds = n - 3; /* ".", ".." and the DIR's own fd */
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) s->max_fds = (int64_t)rl.rlim_cur;
+}
+
+/* ---- Exposition ------------------------------------------------------- */
+
+static void family(buf *b, const char *name, const char *type, const char *help) {
+  buf_puts(b, "# HELP ");
+  buf_puts(b, name);
+  buf_putc(b, ' ');
+  buf_puts(b, help);
+  buf_puts(b, "\n# TYPE ");
+  buf_puts(b, name);
+  buf_putc(b, ' ');
+  buf_puts(b, type);
+  buf_putc(b, '\n');
+}
+
+static void put_num(buf *b, double v) {
+  char tmp[64];
+  int n = snprintf(tmp, sizeof(tmp), "%.15g", v);
+  buf_append(b, tmp, (size_t)n);
+}
+
+static void sample_u(buf *b, const char *name, const char *labels, uint64_t v) {
+  buf_puts(b, name);
+  if (labels) buf_puts(b, labels);
+  buf_putc(b, ' ');
+  buf_put_u64(b, v);
+  buf_putc(b, '\n');
+}
+
+static void sample_d(buf *b, const char *name, const char *labels, double v) {
+  buf_puts(b, name);
+  if (labels) buf_puts(b, labels);
+  buf_putc(b, ' ');
+  put_num(b, v);
+  buf_putc(b, '\n');
+}
+
+/* label is `key="value"` (already escaped) or NULL. */
+static void render_hist(buf *b, const char *name, const char *label, const histogram *h,
+                        const double *bounds, size_t n) {
+  uint64_t cum = 0;
+  char lbl[160];
+  for (size_t i = 0; i <= n; i++) {
+    cum += h->buckets[i];
+    buf_puts(b, name);
+    buf_puts(b, "_bucket{");
+    if (label) {
+      buf_puts(b, label);
+      buf_putc(b, ',');
+    }
+    buf_puts(b, "le=\"");
+    if (i == n) buf_puts(b, "+Inf");
+    else put_num(b, bounds[i]);
+    buf_puts(b, "\"} ");
+    buf_put_u64(b, cum);
+    buf_putc(b, '\n');
+  }
+  snprintf(lbl, sizeof(lbl), "%s%s%s", label ? "{" : "", label ? label : "", label ? "}" : "");
+  buf_puts(b, name);
+  buf_puts(b, "_sum");
+  buf_puts(b, lbl);
+  buf_putc(b, ' ');
+  put_num(b, h->sum);
+  buf_putc(b, '\n');
+  buf_puts(b, name);
+  buf_puts(b, "_count");
+  buf_puts(b, lbl);
+  buf_putc(b, ' ');
+  buf_put_u64(b, h->count);
+  buf_putc(b, '\n');
+}
+
+static const char *path_label(int p) { return p == ROUTE_OTHER ? "other" : router_table[p].path; }
+
+void metrics_render(buf *b, const metrics_sample *s, uint32_t queue_depth, uint64_t db_errors,
+                    uint64_t log_dropped, int64_t started_ms) {
+  char lbl[160];
+  family(b, "http_requests_total", "counter", "HTTP requests answered, by route and status.");
+  for (int p = 0; p < NPATH; p++) {
+    for (size_t i = 0; i < NSTATUS; i++) {
+      if (!g_m.requests[p][i]) continue;
+      snprintf(lbl, sizeof(lbl), "{path=\"%s\",status=\"%d\"}", path_label(p), status_codes[i]);
+      sample_u(b, "http_requests_total", lbl, g_m.requests[p][i]);
+    }
+  }
+  family(b, "webhook_requests_total", "counter", "POST /webhook outcomes.");
+  for (int r = 0; r < WH_COUNT; r++) {
+    snprintf(lbl, sizeof(lbl), "{result=\"%s\"}", webhook_result_label(r));
+    sample_u(b, "webhook_requests_total", lbl, g_m.webhook[r]);
+  }
+  family(b, "request_latency_ms", "histogram",
+         "Time from the first byte of a request to its response, in milliseconds, by route.");
+  for (int p = 0; p < NPATH; p++) {
+    if (!g_m.latency[p].count) continue;
+    snprintf(lbl, sizeof(lbl), "path=\"%s\"", path_label(p));
+    render_hist(b, "request_latency_ms", lbl, &g_m.latency[p], latency_bounds, NLAT);
+  }
+  family(b, "hookd_connections_open", "gauge", "Client connections open now.");
+  sample_u(b, "hookd_connections_open", NULL, (uint64_t)g_m.conns_open);
+  family(b, "hookd_connections_total", "counter", "Client connections accepted.");
+  sample_u(b, "hookd_connections_total", NULL, g_m.conns_total);
+  family(b, "hookd_requests_in_flight", "gauge", "Requests waiting for the database.");
+  sample_u(b, "hookd_requests_in_flight", NULL, (uint64_t)g_m.inflight);
+  family(b, "hookd_request_timeouts_total", "counter", "Requests answered 408 (slow clients).");
+  sample_u(b, "hookd_request_timeouts_total", NULL, g_m.timeouts);
+  family(b, "hookd_writer_queue_depth", "gauge", "Webhooks queued or committing.");
+  sample_u(b, "hookd_writer_queue_depth", NULL, queue_depth);
+  family(b, "hookd_commit_batch_size", "histogram", "Webhooks per group commit.");
+  render_hist(b, "hookd_commit_batch_size", NULL, &g_m.batch, batch_bounds, NBATCH);
+  family(b, "hookd_commit_duration_ms", "histogram",
+         "Duration of one group-commit transaction, in milliseconds.");
+  render_hist(b, "hookd_commit_duration_ms", NULL, &g_m.commit_ms, latency_bounds, NLAT);
+  family(b, "hookd_db_errors_total", "counter", "Failed database transactions and reads.");
+  sample_u(b, "hookd_db_errors_total", NULL, db_errors);
+  family(b, "hookd_log_lines_dropped_total", "counter", "Log lines dropped because stdout was stuck.");
+  sample_u(b, "hookd_log_lines_dropped_total", NULL, log_dropped);
+  if (s->db_bytes >= 0) {
+    family(b, "hookd_db_size_bytes", "gauge", "Database file plus WAL size.");
+    sample_u(b, "hookd_db_size_bytes", NULL, (uint64_t)s->db_bytes);
+  }
+  if (s->rss_bytes >= 0) {
+    family(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    sample_u(b, "process_resident_memory_bytes", NULL, (uint64_t)s->rss_bytes);
+    family(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+    sample_u(b, "process_virtual_memory_bytes", NULL, (uint64_t)s->vsize_bytes);
+    family(b, "process_cpu_seconds_total", "counter", "User and system CPU time in seconds.");
+    sample_d(b, "process_cpu_seconds_total", NULL, s->cpu_seconds);
+  }
+  if (s->open_fds >= 0) {
+    family(b, "process_open_fds", "gauge", "Open file descriptors.");
+    sample_u(b, "process_open_fds", NULL, (uint64_t)s->open_fds);
+  }
+  if (s->max_fds >= 0) {
+    family(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+    sample_u(b, "process_max_fds", NULL, (uint64_t)s->max_fds);
+  }
+  family(b, "process_start_time_seconds", "gauge", "Start time since the Unix epoch, in seconds.");
+  sample_d(b, "process_start_time_seconds", NULL, (double)started_ms / 1000.0);
+  family(b, "hookd_build_info", "gauge", "Always 1; the label carries the version.");
+  sample_u(b, "hookd_build_info", "{version=\"" HOOKD_VERSION "\"}", 1);
+}

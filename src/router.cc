@@ -1,0 +1,48 @@
+/* router.cc: static route table; 404 and 405 are decided here, once. */
+#include "router.h"
+
+#include <string.h>
+
+#include "conn.h"
+#include "handlers.h"
+
+#define M(m) (1u << (m))
+
+const route router_table[ROUTE_COUNT] = {
+    /* ROUTE_WEBHOOK */ {"/webhook", M(HTTP_POST), "POST", handle_webhook},
+    /* ROUTE_MESSAGES */ {"/messages", M(HTTP_GET), "GET", handle_messages},
+    /* ROUTE_STATS */ {"/stats", M(HTTP_GET), "GET", handle_stats},
+    /* ROUTE_LIVE */ {"/health/live", M(HTTP_GET), "GET", handle_live},
+    /* ROUTE_READY */ {"/health/ready", M(HTTP_GET), "GET", handle_ready},
+    /* ROUTE_METRICS */ {"/metrics", M(HTTP_GET), "GET", handle_metrics},
+    /* ROUTE_DASHBOARD */ {"/", M(HTTP_GET), "GET", handle_dashboard},
+};
+
+int router_route_id(const conn *c) {
+  str path = http_req_path(&c->req);
+  for (int i = 0; i < ROUTE_COUNT; i++) {
+    const char *p = router_table[i].path;
+    if (strlen(p) == path.len && memcmp(p, path.base, path.len) == 0) return i;
+  }
+  return ROUTE_OTHER;
+}
+
+const char *router_label(const conn *c) {
+  int id = router_route_id(c);
+  return id == ROUTE_OTHER ? "other" : router_table[id].path;
+}
+
+void router_dispatch(conn *c) {
+  int id = router_route_id(c);
+  if (id == ROUTE_OTHER) {
+    conn_respond_detail(c, HTTP_NOT_FOUND, "not found");
+    return;
+  }
+  const route *r = &router_table[id];
+  if (!(r->methods & M(c->req.method))) {
+    c->resp.allow = r->allow;
+    conn_respond_detail(c, HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+    return;
+  }
+  r->handler(c);
+}

@@ -1,0 +1,510 @@
+/* store.cc: SQLite schema, writer queue with group commit, reader pool.
+ *
+ * Writer: inserts queue up on the loop; while no batch runs, the whole
+ * queue (up to STORE_MAX_BATCH) becomes one job on the threadpool that runs
+ * BEGIN IMMEDIATE, one prepared INSERT ... ON CONFLICT DO NOTHING per
+ * message, COMMIT. Whatever arrives meanwhile waits for the next batch: the
+ * batch size follows the load, and one fsync covers many webhooks. Each
+ * caller learns created/duplicate/error only after COMMIT returned.
+ *
+ * Readers: up to cfg->readers connections, one per running read job, each
+ * opened lazily by the worker that first uses it (WAL: readers never block
+ * the writer). */
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "clock.h"
+
+static const char *const stmt_sql[STMT_COUNT] = {
+    /* STMT_BEGIN */ "BEGIN IMMEDIATE",
+    /* STMT_COMMIT */ "COMMIT",
+    /* STMT_ROLLBACK */ "ROLLBACK",
+    /* STMT_INSERT */
+    "INSERT INTO messages(message_id, from_msisdn, to_msisdn, ts, ts_key, text, created_at) "
+    "VALUES(:message_id, :from, :to, :ts, :ts_key, :text, :created_at) "
+    "ON CONFLICT(message_id) DO NOTHING",
+    /* STMT_READY */
+    "SELECT (SELECT user_version FROM pragma_user_version), "
+    "(SELECT count(*) FROM (SELECT 1 FROM messages LIMIT 1))",
+};
+
+/* Schema migrations; entry i brings user_version from i to i+1. */
+static const char *const migrations[STORE_SCHEMA_VERSION] = {
+    "CREATE TABLE messages("
+    "  message_id TEXT PRIMARY KEY,"
+    "  from_msisdn TEXT NOT NULL,"
+    "  to_msisdn TEXT NOT NULL,"
+    "  ts TEXT NOT NULL,"         /* exactly as received */
+    "  text TEXT,"
+    "  created_at TEXT NOT NULL," /* server time, ISO-8601 UTC */
+    "  ts_key TEXT NOT NULL"      /* chronological sort key of ts */
+    ");"
+    "CREATE INDEX messages_ts ON messages(ts_key, message_id);"
+    "CREATE INDEX messages_from ON messages(from_msisdn, ts_key, message_id);",
+};
+
+enum { F_MID, F_FROM, F_TO, F_TS, F_TS_KEY, F_TEXT, F_NFIELDS };
+
+struct store_insert {
+  store_insert *next;
+  char *data;                         /* owned; the copied fields, reused */
+  size_t cap;
+  size_t off[F_NFIELDS], len[F_NFIELDS];
+  int has_text;
+  char created_at[CLOCK_ISO_LEN + 1];
+  int result;                         /* set by the worker */
+  store_insert_cb cb;
+  void *arg;
+};
+
+struct reader_slot {
+  sqlite3 *db;                        /* opened by the first worker to use it */
+  sqlite3_stmt *stmts[STMT_COUNT];
+  int busy;                           /* loop side: assigned to a running job */
+};
+
+struct store_batch {
+  uv_work_t work;                     /* must stay first */
+  store_insert *head;
+  int n;
+  int ok;
+  int busy;                           /* failed because the database was locked */
+  char err[256];
+  uint64_t duration_ns;
+};
+
+struct store {
+  uv_loop_t *loop;
+  char path[1024];
+  int sync;
+  sqlite3 *wdb;                       /* writer connection */
+  sqlite3_stmt *wstmts[STMT_COUNT];
+  store_insert *q_head, *q_tail;      /* waiting inserts */
+  uint32_t q_len;                     /* waiting + committing */
+  uint32_t max_queue;
+  int batch_running;
+  store_batch batch;
+  store_insert *free_list;            /* recycled inserts */
+  reader_slot readers[STORE_MAX_READERS];
+  int nreaders;
+  int reads_running;
+  store_read *r_head, *r_tail;        /* reads waiting for a slot */
+  uint32_t r_len;
+  uint64_t db_errors;
+  void (*idle_cb)(void *);
+  void *idle_arg;
+  store_commit_hook commit_hook;
+};
+
+static void batch_start(store *st);
+static void read_start(store *st, store_read *r, int slot);
+
+/* ---- Connections ------------------------------------------------------ */
+
+static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen) {
+  char *msg = NULL;
+  int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+  if (rc != SQLITE_OK) {
+    snprintf(err, errlen, "%s", msg ? msg : sqlite3_errstr(rc));
+    sqlite3_free(msg);
+    return -1;
+  }
+  return 0;
+}
+
+/* Opens a connection with hookd's pragmas. Returns NULL and err on failure. */
+static sqlite3 *open_conn(const char *path, int sync, int readonly, char *err, size_t errlen) {
+  sqlite3 *db = NULL;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (readonly ? 0 : SQLITE_OPEN_CREATE);
+  int rc = sqlite3_open_v2(path, &db, flags, NULL);
+  if (rc != SQLITE_OK) {
+    snprintf(err, errlen, "%s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(db);
+    return NULL;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, 5000);
+  static const char *const sync_sql[] = {"PRAGMA synchronous=OFF", "PRAGMA synchronous=NORMAL",
+                                         "PRAGMA synchronous=FULL"};
+  if (exec(db, sync_sql[sync], err, errlen) ||
+      (readonly && exec(db, "PRAGMA query_only=1", err, errlen))) {
+    sqlite3_close(db);
+    return NULL;
+  }
+  return db;
+}
+
+/* Prepares statement i on db into stmts[i] unless done already. */
+static sqlite3_stmt *stmt_get(sqlite3 *db, sqlite3_stmt **stmts, int i) {
+  if (!stmts[i] && sqlite3_prepare_v3(db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                      &stmts[i], NULL) != SQLITE_OK)
+    return NULL;
+  return stmts[i];
+}
+
+static void close_conn(sqlite3 *db, sqlite3_stmt **stmts) {
+  for (int i = 0; i < STMT_COUNT; i++) sqlite3_finalize(stmts[i]);
+  sqlite3_close(db);
+}
+
+/* mkdir -p for the folder that holds path. */
+static int make_parent_dirs(const char *path, char *err, size_t errlen) {
+  char tmp[1024];
+  snprintf(tmp, sizeof(tmp), "%s", path);
+  char *slash = strrchr(tmp, '/');
+  if (!slash || slash == tmp) return 0;
+  *slash = 0;
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) goto fail;
+    *p = '/';
+  }
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) goto fail;
+  return 0;
+fail:
+  snprintf(err, errlen, "cannot create folder '%.400s': %s", tmp, strerror(errno));
+  return -1;
+}
+
+static int migrate(sqlite3 *db, char *err, size_t errlen) {
+  sqlite3_stmt *s = NULL;
+  int version = -1;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW)
+    version = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  if (version < 0) {
+    snprintf(err, errlen, "cannot read schema version: %s", sqlite3_errmsg(db));
+    return -1;
+  }
+  if (version > STORE_SCHEMA_VERSION) {
+    snprintf(err, errlen, "database schema version %d is newer than this hookd (%d)", version,
+             STORE_SCHEMA_VERSION);
+    return -1;
+  }
+  for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", v + 1);
+    if (exec(db, "BEGIN IMMEDIATE", err, errlen)) return -1;
+    if (exec(db, migrations[v], err, errlen) || exec(db, sql, err, errlen)) {
+      char ignore[64];
+      exec(db, "ROLLBACK", ignore, sizeof(ignore));
+      return -1;
+    }
+    if (exec(db, "COMMIT", err, errlen)) return -1;
+  }
+  return 0;
+}
+
+store *store_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
+  store *st = (store *)calloc(1, sizeof(store));
+  if (!st) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  st->loop = loop;
+  snprintf(st->path, sizeof(st->path), "%s", cfg->db_path);
+  st->sync = cfg->sync;
+  st->max_queue = cfg->max_queue;
+  st->nreaders = (int)(cfg->readers > STORE_MAX_READERS ? STORE_MAX_READERS : cfg->readers);
+  char why[512];
+  if (make_parent_dirs(st->path, why, sizeof(why))) goto fail;
+  st->wdb = open_conn(st->path, st->sync, 0, why, sizeof(why));
+  if (!st->wdb) goto fail;
+  {
+    /* journal_mode answers with the mode it ended up in. */
+    sqlite3_stmt *s = NULL;
+    const char *mode = NULL;
+    if (sqlite3_prepare_v2(st->wdb, "PRAGMA journal_mode=WAL", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+      mode = (const char *)sqlite3_column_text(s, 0);
+    int wal = mode && strcmp(mode, "wal") == 0;
+    if (!wal) snprintf(why, sizeof(why), "cannot enable WAL: %s", sqlite3_errmsg(st->wdb));
+    sqlite3_finalize(s);
+    if (!wal) goto fail;
+  }
+  if (migrate(st->wdb, why, sizeof(why))) goto fail;
+  for (int i = 0; i < STMT_COUNT; i++) {
+    if (!stmt_get(st->wdb, st->wstmts, i)) {
+      snprintf(why, sizeof(why), "cannot prepare statement: %s", sqlite3_errmsg(st->wdb));
+      goto fail;
+    }
+  }
+  return st;
+fail:
+  snprintf(err, errlen, "%s: %s", st->path, why);
+  if (st->wdb) close_conn(st->wdb, st->wstmts);
+  free(st);
+  return NULL;
+}
+
+void store_close(store *st) {
+  if (!st) return;
+  close_conn(st->wdb, st->wstmts);
+  for (int i = 0; i < st->nreaders; i++)
+    if (st->readers[i].db) close_conn(st->readers[i].db, st->readers[i].stmts);
+  while (st->free_list) {
+    store_insert *it = st->free_list;
+    st->free_list = it->next;
+    free(it->data);
+    free(it);
+  }
+  free(st);
+}
+
+int store_idle(const store *st) {
+  return !st->batch_running && !st->q_head && !st->reads_running && !st->r_head;
+}
+
+void store_set_idle_cb(store *st, void (*cb)(void *), void *arg) {
+  st->idle_cb = cb;
+  st->idle_arg = arg;
+}
+
+void store_set_commit_hook(store *st, store_commit_hook hook) { st->commit_hook = hook; }
+
+uint32_t store_queue_depth(const store *st) { return st->q_len; }
+uint64_t store_db_errors(const store *st) { return st->db_errors; }
+const char *store_path(const store *st) { return st->path; }
+
+static void check_idle(store *st) {
+  if (st->idle_cb && store_idle(st)) st->idle_cb(st->idle_arg);
+}
+
+/* ---- Writer: queue and group commit ----------------------------------- */
+
+int store_submit(store *st, const message *m, int64_t now_ms, store_insert_cb cb, void *arg) {
+  if (st->q_len >= st->max_queue) return -1;
+  store_insert *it = st->free_list;
+  if (it) {
+    st->free_list = it->next;
+  } else {
+    it = (store_insert *)calloc(1, sizeof(store_insert));
+    if (!it) return -1;
+  }
+  const str f[F_NFIELDS] = {m->message_id, m->from, m->to, m->ts,
+                            str{m->ts_key, m->ts_key_len}, m->text};
+  size_t need = 0;
+  for (int i = 0; i < F_NFIELDS; i++) need += f[i].len;
+  if (need > it->cap) {
+    char *p = (char *)realloc(it->data, need);
+    if (!p) {
+      it->next = st->free_list;
+      st->free_list = it;
+      return -1;
+    }
+    it->data = p;
+    it->cap = need;
+  }
+  size_t off = 0;
+  for (int i = 0; i < F_NFIELDS; i++) {
+    if (f[i].len) memcpy(it->data + off, f[i].base, f[i].len);
+    it->off[i] = off;
+    it->len[i] = f[i].len;
+    off += f[i].len;
+  }
+  it->has_text = m->text.base != NULL;
+  clock_iso_ms(now_ms, it->created_at);
+  it->cb = cb;
+  it->arg = arg;
+  it->next = NULL;
+  if (st->q_tail) st->q_tail->next = it;
+  else st->q_head = it;
+  st->q_tail = it;
+  st->q_len++;
+  if (!st->batch_running) batch_start(st);
+  return 0;
+}
+
+static void rollback(store *st) {
+  if (sqlite3_get_autocommit(st->wdb)) return;
+  sqlite3_step(st->wstmts[STMT_ROLLBACK]);
+  sqlite3_reset(st->wstmts[STMT_ROLLBACK]);
+}
+
+/* Worker thread: the whole batch as one transaction. Touches only the
+ * batch and the writer connection. */
+static void batch_work(uv_work_t *w) {
+  store_batch *b = (store_batch *)w;
+  store *st = (store *)w->data;
+  sqlite3 *db = st->wdb;
+  sqlite3_stmt *ins = st->wstmts[STMT_INSERT];
+  uint64_t t0 = clock_mono_ns();
+  int rc = sqlite3_step(st->wstmts[STMT_BEGIN]);
+  sqlite3_reset(st->wstmts[STMT_BEGIN]);
+  if (rc != SQLITE_DONE) goto fail;
+  for (store_insert *it = b->head; it; it = it->next) {
+    for (int i = 0; i < F_NFIELDS; i++) {
+      if (i == F_TEXT && !it->has_text) sqlite3_bind_null(ins, i + 1);
+      else sqlite3_bind_text(ins, i + 1, it->data + it->off[i], (int)it->len[i], SQLITE_STATIC);
+    }
+    sqlite3_bind_text(ins, F_NFIELDS + 1, it->created_at, CLOCK_ISO_LEN, SQLITE_STATIC);
+    rc = sqlite3_step(ins);
+    sqlite3_reset(ins);
+    sqlite3_clear_bindings(ins);
+    if (rc != SQLITE_DONE) {
+      rollback(st);
+      goto fail;
+    }
+    it->result = sqlite3_changes(db) == 1 ? STORE_CREATED : STORE_DUPLICATE;
+  }
+  rc = sqlite3_step(st->wstmts[STMT_COMMIT]);
+  sqlite3_reset(st->wstmts[STMT_COMMIT]);
+  if (rc != SQLITE_DONE) {
+    rollback(st);
+    goto fail;
+  }
+  b->ok = 1;
+  b->duration_ns = clock_mono_ns() - t0;
+  return;
+fail:
+  snprintf(b->err, sizeof(b->err), "%s (%s)", sqlite3_errmsg(db), sqlite3_errstr(rc));
+  b->ok = 0;
+  b->busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+  b->duration_ns = clock_mono_ns() - t0;
+}
+
+/* Loop thread: hand each request its outcome, then start the next batch. */
+static void batch_done(uv_work_t *w, int status) {
+  store_batch *b = (store_batch *)w;
+  store *st = (store *)w->data;
+  if (status != 0) { /* cancelled: we never cancel, but be exact */
+    b->ok = 0;
+    snprintf(b->err, sizeof(b->err), "batch cancelled");
+  }
+  if (!b->ok) st->db_errors++;
+  if (st->commit_hook) st->commit_hook(b->n, b->duration_ns, b->ok);
+  st->q_len -= (uint32_t)b->n;
+  /* batch_running stays set while the callbacks run: a callback may submit
+   * (the next pipelined request), and that must only enqueue. */
+  store_insert *it = b->head;
+  b->head = NULL;
+  while (it) {
+    store_insert *next = it->next;
+    int result = b->ok ? it->result : (b->busy ? STORE_BUSY : STORE_ERROR);
+    it->cb(it->arg, result, b->ok ? NULL : b->err);
+    it->next = st->free_list;
+    st->free_list = it;
+    it = next;
+  }
+  st->batch_running = 0;
+  if (st->q_head) batch_start(st);
+  else check_idle(st);
+}
+
+static void batch_start(store *st) {
+  store_batch *b = &st->batch;
+  store_insert *last = st->q_head;
+  int n = 1;
+  for (; n < STORE_MAX_BATCH && last->next; n++) last = last->next;
+  b->head = st->q_head;
+  st->q_head = last->next;
+  if (!st->q_head) st->q_tail = NULL;
+  last->next = NULL;
+  b->n = n;
+  b->ok = 0;
+  b->busy = 0;
+  b->err[0] = 0;
+  b->work.data = st;
+  st->batch_running = 1;
+  uv_queue_work(st->loop, &b->work, batch_work, batch_done);
+}
+
+/* ---- Readers ---------------------------------------------------------- */
+
+static void read_work(uv_work_t *w) {
+  store_read *r = (store_read *)w;
+  store *st = r->st;
+  reader_slot *slot = &st->readers[r->slot];
+  if (!slot->db) {
+    slot->db = open_conn(st->path, st->sync, 1, r->err, sizeof(r->err));
+    if (!slot->db) {
+      r->rc = -1;
+      return;
+    }
+  }
+  for (int i = STMT_FIRST_READ; i < STMT_COUNT; i++) {
+    if (!stmt_get(slot->db, slot->stmts, i)) {
+      snprintf(r->err, sizeof(r->err), "%s", sqlite3_errmsg(slot->db));
+      r->rc = -1;
+      return;
+    }
+  }
+  r->rc = r->run(r, slot->db, slot->stmts);
+}
+
+static void read_done(uv_work_t *w, int status) {
+  store_read *r = (store_read *)w;
+  store *st = r->st;
+  if (status != 0) {
+    r->rc = -1;
+    snprintf(r->err, sizeof(r->err), "read cancelled");
+  }
+  if (r->rc != 0) st->db_errors++;
+  int slot = r->slot;
+  st->readers[slot].busy = 0;
+  st->reads_running--;
+  r->slot = -1;
+  /* Hand the slot to the next waiting read before calling back, so the
+   * callback may submit another read. */
+  if (st->r_head) {
+    store_read *next = st->r_head;
+    st->r_head = next->next;
+    if (!st->r_head) st->r_tail = NULL;
+    st->r_len--;
+    read_start(st, next, slot);
+  }
+  r->done(r); /* may free r */
+  check_idle(st);
+}
+
+static void read_start(store *st, store_read *r, int slot) {
+  st->readers[slot].busy = 1;
+  st->reads_running++;
+  r->slot = slot;
+  r->work.data = r;
+  uv_queue_work(st->loop, &r->work, read_work, read_done);
+}
+
+int store_read_submit(store *st, store_read *r) {
+  r->st = st;
+  r->rc = 0;
+  r->err[0] = 0;
+  r->next = NULL;
+  r->slot = -1;
+  for (int i = 0; i < st->nreaders; i++) {
+    if (!st->readers[i].busy) {
+      read_start(st, r, i);
+      return 0;
+    }
+  }
+  if (st->r_len >= st->max_queue) return -1;
+  if (st->r_tail) st->r_tail->next = r;
+  else st->r_head = r;
+  st->r_tail = r;
+  st->r_len++;
+  return 0;
+}
+
+int store_read_ready(store_read *r, sqlite3 *, sqlite3_stmt **stmts) {
+  sqlite3_stmt *s = stmts[STMT_READY];
+  int rc = sqlite3_step(s);
+  int version = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+  sqlite3_reset(s);
+  if (rc != SQLITE_ROW) {
+    snprintf(r->err, sizeof(r->err), "%s", sqlite3_errstr(rc));
+    return -1;
+  }
+  if (version != STORE_SCHEMA_VERSION) {
+    snprintf(r->err, sizeof(r->err), "schema version %d, expected %d", version,
+             STORE_SCHEMA_VERSION);
+    return -1;
+  }
+  return 0;
+}
