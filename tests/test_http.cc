@@ -1,0 +1,197 @@
+/* test_http.cc: llhttp callbacks, limits and fragmentation. */
+#include <string.h>
+
+#include "http.h"
+#include "test.h"
+
+struct parser {
+  llhttp_t p;
+  http_req req;
+  http_limits lim;
+};
+
+static void setup(parser *ps, uint32_t max_header = 8192, uint32_t max_body = 65536) {
+  memset(ps, 0, sizeof(*ps));
+  ps->lim.max_header_bytes = max_header;
+  ps->lim.max_body_bytes = max_body;
+  http_parser_init(&ps->p, &ps->req, &ps->lim);
+}
+
+/* Feeds data in pieces of `step` bytes; returns the final errno and the
+ * number of bytes consumed when paused. */
+static llhttp_errno_t feed(parser *ps, const char *data, size_t n, size_t step, size_t *used) {
+  size_t off = 0;
+  while (off < n) {
+    size_t k = n - off < step ? n - off : step;
+    llhttp_errno_t e = llhttp_execute(&ps->p, data + off, k);
+    if (e != HPE_OK) {
+      if (used) *used = (size_t)(llhttp_get_error_pos(&ps->p) - data);
+      return e;
+    }
+    off += k;
+  }
+  if (used) *used = n;
+  return HPE_OK;
+}
+
+static const char webhook_req[] =
+    "POST /webhook?x=1 HTTP/1.1\r\n"
+    "Host: a\r\n"
+    "x-SIGNATURE: abcdef\r\n"
+    "X-Request-ID: req-42\r\n"
+    "Content-Length: 5\r\n"
+    "\r\n"
+    "hello";
+
+TEST(collects_request_fields) {
+  parser ps;
+  setup(&ps);
+  size_t used;
+  CHECK_EQ_INT(feed(&ps, webhook_req, sizeof(webhook_req) - 1, 1 << 20, &used), HPE_PAUSED);
+  CHECK_EQ_INT(used, sizeof(webhook_req) - 1);
+  CHECK(ps.req.complete);
+  CHECK_EQ_INT(ps.req.method, HTTP_POST);
+  str path = http_req_path(&ps.req), q = http_req_query(&ps.req);
+  CHECK_STR(path.base, path.len, "/webhook");
+  CHECK_STR(q.base, q.len, "x=1");
+  CHECK_STR(ps.req.sig, ps.req.sig_len, "abcdef");
+  CHECK_STR(ps.req.rid, ps.req.rid_len, "req-42");
+  CHECK(!ps.req.rid_bad);
+  CHECK_STR(ps.req.body.data, ps.req.body.len, "hello");
+  http_req_free(&ps.req);
+}
+
+TEST(one_byte_fragments_give_the_same_request) {
+  parser ps;
+  setup(&ps);
+  CHECK_EQ_INT(feed(&ps, webhook_req, sizeof(webhook_req) - 1, 1, NULL), HPE_PAUSED);
+  CHECK_STR(ps.req.sig, ps.req.sig_len, "abcdef");
+  CHECK_STR(ps.req.rid, ps.req.rid_len, "req-42");
+  CHECK_STR(ps.req.body.data, ps.req.body.len, "hello");
+  str path = http_req_path(&ps.req);
+  CHECK_STR(path.base, path.len, "/webhook");
+  http_req_free(&ps.req);
+}
+
+TEST(pipelined_requests_pause_between) {
+  const char two[] = "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n";
+  parser ps;
+  setup(&ps);
+  size_t used;
+  CHECK_EQ_INT(feed(&ps, two, sizeof(two) - 1, 1 << 20, &used), HPE_PAUSED);
+  CHECK_EQ_INT(used, 19);
+  str path = http_req_path(&ps.req);
+  CHECK_STR(path.base, path.len, "/a");
+  http_req_reset(&ps.req);
+  llhttp_resume(&ps.p);
+  size_t used2;
+  CHECK_EQ_INT(feed(&ps, two + used, sizeof(two) - 1 - used, 1 << 20, &used2), HPE_PAUSED);
+  path = http_req_path(&ps.req);
+  CHECK_STR(path.base, path.len, "/b");
+  http_req_free(&ps.req);
+}
+
+TEST(chunked_body_is_decoded) {
+  const char req[] =
+      "POST /webhook HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\n\r\n";
+  parser ps;
+  setup(&ps);
+  CHECK_EQ_INT(feed(&ps, req, sizeof(req) - 1, 3, NULL), HPE_PAUSED);
+  CHECK_STR(ps.req.body.data, ps.req.body.len, "abcdefg");
+  http_req_free(&ps.req);
+}
+
+TEST(content_length_over_limit_is_413_before_body) {
+  const char req[] = "POST /webhook HTTP/1.1\r\nContent-Length: 2000\r\n\r\n";
+  parser ps;
+  setup(&ps, 8192, 1024);
+  CHECK(feed(&ps, req, sizeof(req) - 1, 1 << 20, NULL) != HPE_OK);
+  CHECK_EQ_INT(ps.req.error_status, 413);
+  http_req_free(&ps.req);
+}
+
+TEST(chunked_body_over_limit_is_413) {
+  parser ps;
+  setup(&ps, 8192, 1024);
+  const char head[] = "POST /webhook HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  CHECK_EQ_INT(feed(&ps, head, sizeof(head) - 1, 1 << 20, NULL), HPE_OK);
+  char chunk[600 + 16];
+  memcpy(chunk, "258\r\n", 5); /* 0x258 = 600 */
+  memset(chunk + 5, 'x', 600);
+  memcpy(chunk + 605, "\r\n", 2);
+  CHECK_EQ_INT(feed(&ps, chunk, 607, 1 << 20, NULL), HPE_OK);
+  CHECK(feed(&ps, chunk, 607, 1 << 20, NULL) != HPE_OK);
+  CHECK_EQ_INT(ps.req.error_status, 413);
+  http_req_free(&ps.req);
+}
+
+TEST(headers_over_limit_is_431) {
+  parser ps;
+  setup(&ps, 1024);
+  char req[4096];
+  size_t n = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nX-Big: ");
+  memset(req + n, 'a', 2000);
+  n += 2000;
+  memcpy(req + n, "\r\n\r\n", 4);
+  n += 4;
+  CHECK(feed(&ps, req, n, 100, NULL) != HPE_OK);
+  CHECK_EQ_INT(ps.req.error_status, 431);
+  http_req_free(&ps.req);
+}
+
+TEST(long_url_is_414) {
+  parser ps;
+  setup(&ps, 1 << 20);
+  static char req[HTTP_MAX_URL + 64];
+  size_t n = 0;
+  memcpy(req, "GET /", 5);
+  n = 5;
+  memset(req + n, 'a', HTTP_MAX_URL);
+  n += HTTP_MAX_URL;
+  memcpy(req + n, " HTTP/1.1\r\n\r\n", 13);
+  n += 13;
+  CHECK(feed(&ps, req, n, 1 << 20, NULL) != HPE_OK);
+  CHECK_EQ_INT(ps.req.error_status, 414);
+  http_req_free(&ps.req);
+}
+
+TEST(garbage_is_an_error_without_status) {
+  parser ps;
+  setup(&ps);
+  const char junk[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+  CHECK(feed(&ps, junk, sizeof(junk) - 1, 1 << 20, NULL) != HPE_OK);
+  CHECK_EQ_INT(ps.req.error_status, 0); /* the conn answers 400 */
+  http_req_free(&ps.req);
+}
+
+TEST(expect_header) {
+  parser ps;
+  setup(&ps);
+  const char req[] = "POST /webhook HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n";
+  CHECK_EQ_INT(feed(&ps, req, sizeof(req) - 1, 1 << 20, NULL), HPE_OK);
+  CHECK(ps.req.expect_continue && ps.req.headers_done && !ps.req.complete);
+  http_req_free(&ps.req);
+  setup(&ps);
+  const char bad[] = "POST /webhook HTTP/1.1\r\nExpect: teapot\r\nContent-Length: 3\r\n\r\n";
+  CHECK(feed(&ps, bad, sizeof(bad) - 1, 1 << 20, NULL) != HPE_OK);
+  CHECK_EQ_INT(ps.req.error_status, 417);
+  http_req_free(&ps.req);
+}
+
+TEST(insane_request_id_is_flagged) {
+  parser ps;
+  setup(&ps);
+  const char req[] = "GET / HTTP/1.1\r\nX-Request-ID: a b\"c\r\n\r\n";
+  CHECK_EQ_INT(feed(&ps, req, sizeof(req) - 1, 1 << 20, NULL), HPE_PAUSED);
+  CHECK(ps.req.rid_bad);
+  http_req_free(&ps.req);
+}
+
+TEST(http2_preface_is_rejected) {
+  parser ps;
+  setup(&ps);
+  const char req[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  CHECK(feed(&ps, req, sizeof(req) - 1, 1 << 20, NULL) != HPE_PAUSED);
+  http_req_free(&ps.req);
+}
