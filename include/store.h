@@ -16,7 +16,7 @@
 #include "config.h"
 #include "message.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 enum store_result {
   STORE_CREATED = 0,  /* new row committed */
@@ -25,15 +25,33 @@ enum store_result {
   STORE_BUSY,         /* locked by another process past busy_timeout */
 };
 
-/* Statements, prepared once per connection (SQLITE_PREPARE_PERSISTENT). */
+/* Filter combinations of GET /messages (bit mask). */
+enum store_msg_filter {
+  QF_FROM = 1,   /* from_msisdn = :from */
+  QF_SINCE = 2,  /* ts_key >= :since */
+  QF_QTRI = 4,   /* q of 3+ characters: trigram index, then exact check */
+  QF_QSCAN = 8,  /* q of 1-2 characters: scan with the exact check */
+};
+#define STORE_MSG_VARIANTS 12 /* {none, QTRI, QSCAN} x {FROM} x {SINCE} */
+
+/* Statements, one table (store.cc), prepared once per connection
+ * (SQLITE_PREPARE_PERSISTENT) when first used. */
 enum store_stmt {
   STMT_BEGIN,
   STMT_COMMIT,
   STMT_ROLLBACK,
   STMT_INSERT,
-  STMT_FIRST_READ,         /* statements from here on run on readers too */
+  STMT_FIRST_READ,             /* statements from here on run on readers */
   STMT_READY = STMT_FIRST_READ,
-  STMT_COUNT
+  STMT_READ_BEGIN,
+  STMT_READ_END,
+  STMT_STATS_TOTALS,
+  STMT_STATS_TOP,
+  STMT_STATS_FIRST,
+  STMT_STATS_LAST,
+  STMT_MSG_PAGE,                                    /* + variant */
+  STMT_MSG_COUNT = STMT_MSG_PAGE + STORE_MSG_VARIANTS, /* + variant */
+  STMT_COUNT = STMT_MSG_COUNT + STORE_MSG_VARIANTS
 };
 
 struct store;
@@ -49,6 +67,20 @@ typedef int (*store_read_fn)(store_read *r, sqlite3 *db, sqlite3_stmt **stmts);
 /* Called on the loop with the outcome (r->rc, r->err, r->out). */
 typedef void (*store_read_cb)(store_read *r);
 
+#define STORE_MAX_NEEDLE 1024 /* bytes of a decoded q */
+
+/* Parameters of GET /messages, filled on the loop, read by the worker. */
+struct store_query {
+  int mask;                        /* store_msg_filter bits */
+  int64_t limit, offset;
+  char from[MSG_MAX_MSISDN_DIGITS + 2];
+  size_t from_len;
+  char since_key[MSG_TS_KEY_MAX + 1];
+  size_t since_len;
+  char q[STORE_MAX_NEEDLE];
+  size_t q_len;
+};
+
 struct store_read {
   uv_work_t work;      /* must stay first */
   store *st;
@@ -60,6 +92,7 @@ struct store_read {
   int rc;              /* 0 or -1 */
   char err[256];       /* SQLite message on failure */
   buf out;             /* result body built on the worker; caller frees */
+  store_query query;   /* input of the /messages job */
 };
 
 /* Commit statistics for metrics (loop thread). */
@@ -84,6 +117,12 @@ int store_submit(store *st, const message *m, int64_t now_ms, store_insert_cb cb
 /* Runs r->run on a reader connection. Returns 0, or -1 when the queue is
  * full. r->done is called exactly once after a 0 return. */
 int store_read_submit(store *st, store_read *r);
+
+/* Statement id on a reader connection, prepared on first use (worker
+ * thread). NULL with r->err filled on failure. */
+sqlite3_stmt *store_stmt(store_read *r, sqlite3 *db, sqlite3_stmt **stmts, int id);
+/* Variant index (0..STORE_MSG_VARIANTS-1) of a store_msg_filter mask. */
+int store_msg_variant(int mask);
 
 /* A store_read_fn that checks the schema answers; for /health/ready. */
 int store_read_ready(store_read *r, sqlite3 *db, sqlite3_stmt **stmts);

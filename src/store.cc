@@ -18,9 +18,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "casefold.h"
 #include "clock.h"
 
-static const char *const stmt_sql[STMT_COUNT] = {
+/* The fixed statements; the /messages variants are assembled once from
+ * constant fragments by build_msg_sql() (no user data is ever spliced into
+ * SQL: every value is a bound :parameter). */
+static const char *stmt_sql[STMT_COUNT] = {
     /* STMT_BEGIN */ "BEGIN IMMEDIATE",
     /* STMT_COMMIT */ "COMMIT",
     /* STMT_ROLLBACK */ "ROLLBACK",
@@ -30,11 +34,21 @@ static const char *const stmt_sql[STMT_COUNT] = {
     "ON CONFLICT(message_id) DO NOTHING",
     /* STMT_READY */
     "SELECT (SELECT user_version FROM pragma_user_version), "
-    "(SELECT count(*) FROM (SELECT 1 FROM messages LIMIT 1))",
+    "(SELECT count(*) FROM (SELECT 1 FROM messages LIMIT 1)), "
+    "(SELECT messages FROM totals WHERE id = 1)",
+    /* STMT_READ_BEGIN */ "BEGIN DEFERRED",
+    /* STMT_READ_END */ "COMMIT",
+    /* STMT_STATS_TOTALS */ "SELECT messages, senders FROM totals WHERE id = 1",
+    /* STMT_STATS_TOP */
+    "SELECT from_msisdn, n FROM sender_counts ORDER BY n DESC, from_msisdn LIMIT 10",
+    /* STMT_STATS_FIRST */ "SELECT ts FROM messages ORDER BY ts_key, message_id LIMIT 1",
+    /* STMT_STATS_LAST */
+    "SELECT ts FROM messages ORDER BY ts_key DESC, message_id DESC LIMIT 1",
 };
 
 /* Schema migrations; entry i brings user_version from i to i+1. */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
+    /* 1: the messages table. */
     "CREATE TABLE messages("
     "  message_id TEXT PRIMARY KEY,"
     "  from_msisdn TEXT NOT NULL,"
@@ -46,7 +60,94 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     ");"
     "CREATE INDEX messages_ts ON messages(ts_key, message_id);"
     "CREATE INDEX messages_from ON messages(from_msisdn, ts_key, message_id);",
+
+    /* 2: aggregates kept by triggers in the inserting transaction, and a
+     * trigram index over text. Backfilled from existing rows. */
+    "CREATE TABLE totals(id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  messages INTEGER NOT NULL, senders INTEGER NOT NULL);"
+    "CREATE TABLE sender_counts(from_msisdn TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX sender_counts_top ON sender_counts(n DESC, from_msisdn);"
+    /* Rows per hour of ts: `since` totals sum whole hours, then count one. */
+    "CREATE TABLE ts_hours(hour TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
+    /* Keyed by message_id, not rowid: VACUUM may renumber implicit rowids. */
+    "CREATE VIRTUAL TABLE messages_fts USING fts5(text, message_id UNINDEXED,"
+    "  tokenize = 'trigram');"
+    "INSERT INTO sender_counts SELECT from_msisdn, count(*) FROM messages GROUP BY 1;"
+    "INSERT INTO ts_hours SELECT substr(ts_key, 1, 13), count(*) FROM messages GROUP BY 1;"
+    "INSERT INTO totals VALUES(1, (SELECT count(*) FROM messages),"
+    "  (SELECT count(*) FROM sender_counts));"
+    "INSERT INTO messages_fts(text, message_id)"
+    "  SELECT text, message_id FROM messages WHERE text IS NOT NULL;"
+    "CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN"
+    "  UPDATE totals SET messages = messages + 1, senders = senders + NOT EXISTS("
+    "    SELECT 1 FROM sender_counts WHERE from_msisdn = NEW.from_msisdn) WHERE id = 1;"
+    "  INSERT INTO sender_counts VALUES(NEW.from_msisdn, 1)"
+    "    ON CONFLICT(from_msisdn) DO UPDATE SET n = n + 1;"
+    "  INSERT INTO ts_hours VALUES(substr(NEW.ts_key, 1, 13), 1)"
+    "    ON CONFLICT(hour) DO UPDATE SET n = n + 1;"
+    "  INSERT INTO messages_fts(text, message_id) SELECT NEW.text, NEW.message_id"
+    "    WHERE NEW.text IS NOT NULL;"
+    "END;"
+    /* hookd never deletes, but an operator might: keep the aggregates true. */
+    "CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN"
+    "  UPDATE sender_counts SET n = n - 1 WHERE from_msisdn = OLD.from_msisdn;"
+    "  DELETE FROM sender_counts WHERE from_msisdn = OLD.from_msisdn AND n <= 0;"
+    "  UPDATE totals SET messages = messages - 1, senders = (SELECT count(*) FROM sender_counts)"
+    "    WHERE id = 1;"
+    "  UPDATE ts_hours SET n = n - 1 WHERE hour = substr(OLD.ts_key, 1, 13);"
+    "  DELETE FROM messages_fts WHERE message_id = OLD.message_id;"
+    "END;"
+    "CREATE TRIGGER messages_au AFTER UPDATE ON messages BEGIN"
+    "  SELECT RAISE(ABORT, 'messages are immutable');"
+    "END;",
 };
+
+/* /messages statements: 12 filter variants x {page, count}. */
+static char msg_sql[2][STORE_MSG_VARIANTS][768];
+
+int store_msg_variant(int mask) {
+  int q = (mask & QF_QTRI) ? 1 : (mask & QF_QSCAN) ? 2 : 0;
+  return q * 4 + (mask & (QF_FROM | QF_SINCE));
+}
+
+static void build_msg_sql(void) {
+  static const char cols[] = "m.message_id, m.from_msisdn, m.to_msisdn, m.ts, m.text";
+  static const char order[] = " ORDER BY m.ts_key, m.message_id LIMIT :limit OFFSET :offset";
+  for (int v = 0; v < STORE_MSG_VARIANTS; v++) {
+    int q = v / 4, from = v & QF_FROM, since = v & QF_SINCE;
+    const char *source, *cond;
+    if (q == 1) {
+      source = "messages_fts CROSS JOIN messages m ON m.message_id = messages_fts.message_id";
+      cond = "messages_fts MATCH :phrase AND hookd_contains(m.text, :needle)";
+    } else if (q == 2) {
+      source = "messages m";
+      cond = "hookd_contains(m.text, :needle)";
+    } else {
+      source = "messages m";
+      cond = "1";
+    }
+    char where[384];
+    snprintf(where, sizeof(where), "%s%s%s", cond, from ? " AND m.from_msisdn = :from" : "",
+             since ? " AND m.ts_key >= :since" : "");
+    snprintf(msg_sql[0][v], sizeof(msg_sql[0][v]), "SELECT %s FROM %s WHERE %s%s", cols, source,
+             where, order);
+    /* Totals: the maintained aggregates where one answers, else count. */
+    if (v == 0)
+      snprintf(msg_sql[1][v], sizeof(msg_sql[1][v]), "SELECT messages FROM totals WHERE id = 1");
+    else if (v == QF_FROM)
+      snprintf(msg_sql[1][v], sizeof(msg_sql[1][v]),
+               "SELECT coalesce((SELECT n FROM sender_counts WHERE from_msisdn = :from), 0)");
+    else if (v == QF_SINCE)
+      snprintf(msg_sql[1][v], sizeof(msg_sql[1][v]),
+               "SELECT (SELECT coalesce(sum(n), 0) FROM ts_hours WHERE hour > :hour)"
+               " + (SELECT count(*) FROM messages WHERE ts_key >= :since AND ts_key < :hour_end)");
+    else
+      snprintf(msg_sql[1][v], sizeof(msg_sql[1][v]), "SELECT count(*) FROM %s WHERE %s", source,
+               where);
+    stmt_sql[STMT_MSG_PAGE + v] = msg_sql[0][v];
+    stmt_sql[STMT_MSG_COUNT + v] = msg_sql[1][v];
+  }
+}
 
 enum { F_MID, F_FROM, F_TO, F_TS, F_TS_KEY, F_TEXT, F_NFIELDS };
 
@@ -203,6 +304,7 @@ static int migrate(sqlite3 *db, char *err, size_t errlen) {
 }
 
 store *store_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
+  if (!stmt_sql[STMT_MSG_PAGE]) build_msg_sql();
   store *st = (store *)calloc(1, sizeof(store));
   if (!st) {
     snprintf(err, errlen, "out of memory");
@@ -230,7 +332,7 @@ store *store_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) 
     if (!wal) goto fail;
   }
   if (migrate(st->wdb, why, sizeof(why))) goto fail;
-  for (int i = 0; i < STMT_COUNT; i++) {
+  for (int i = 0; i < STMT_FIRST_READ; i++) {
     if (!stmt_get(st->wdb, st->wstmts, i)) {
       snprintf(why, sizeof(why), "cannot prepare statement: %s", sqlite3_errmsg(st->wdb));
       goto fail;
@@ -418,6 +520,25 @@ static void batch_start(store *st) {
 
 /* ---- Readers ---------------------------------------------------------- */
 
+/* hookd_contains(text, needle): 1 when the simple case folding of text
+ * contains needle (already folded). NULL text never matches. */
+static void sql_contains(sqlite3_context *ctx, int, sqlite3_value **argv) {
+  const char *t = (const char *)sqlite3_value_text(argv[0]);
+  const char *n = (const char *)sqlite3_value_text(argv[1]);
+  if (!t || !n) {
+    sqlite3_result_int(ctx, 0);
+    return;
+  }
+  sqlite3_result_int(ctx, casefold_contains(t, (size_t)sqlite3_value_bytes(argv[0]), n,
+                                            (size_t)sqlite3_value_bytes(argv[1])));
+}
+
+sqlite3_stmt *store_stmt(store_read *r, sqlite3 *db, sqlite3_stmt **stmts, int id) {
+  sqlite3_stmt *s = stmt_get(db, stmts, id);
+  if (!s) snprintf(r->err, sizeof(r->err), "prepare: %s", sqlite3_errmsg(db));
+  return s;
+}
+
 static void read_work(uv_work_t *w) {
   store_read *r = (store_read *)w;
   store *st = r->st;
@@ -428,13 +549,9 @@ static void read_work(uv_work_t *w) {
       r->rc = -1;
       return;
     }
-  }
-  for (int i = STMT_FIRST_READ; i < STMT_COUNT; i++) {
-    if (!stmt_get(slot->db, slot->stmts, i)) {
-      snprintf(r->err, sizeof(r->err), "%s", sqlite3_errmsg(slot->db));
-      r->rc = -1;
-      return;
-    }
+    sqlite3_create_function_v2(slot->db, "hookd_contains", 2,
+                               SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                               sql_contains, NULL, NULL, NULL);
   }
   r->rc = r->run(r, slot->db, slot->stmts);
 }
@@ -492,13 +609,14 @@ int store_read_submit(store *st, store_read *r) {
   return 0;
 }
 
-int store_read_ready(store_read *r, sqlite3 *, sqlite3_stmt **stmts) {
-  sqlite3_stmt *s = stmts[STMT_READY];
+int store_read_ready(store_read *r, sqlite3 *db, sqlite3_stmt **stmts) {
+  sqlite3_stmt *s = store_stmt(r, db, stmts, STMT_READY);
+  if (!s) return -1;
   int rc = sqlite3_step(s);
   int version = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
   sqlite3_reset(s);
   if (rc != SQLITE_ROW) {
-    snprintf(r->err, sizeof(r->err), "%s", sqlite3_errstr(rc));
+    snprintf(r->err, sizeof(r->err), "%s", sqlite3_errmsg(db));
     return -1;
   }
   if (version != STORE_SCHEMA_VERSION) {

@@ -1,0 +1,18 @@
+/* query.h: strict parsing of URL query strings (key=value&...). */
+#ifndef HOOKD_QUERY_H
+#define HOOKD_QUERY_H
+
+#include <stddef.h>
+
+#include "defs.h"
+
+/* Splits off the next `key=value` pair from *qs (advancing it). Returns 0
+ * when no pair is left. Pieces are still percent-encoded. */
+int query_next(str *qs, str *key, str *val);
+
+/* Percent-decodes in into out (cap bytes). `+` becomes a space when
+ * plus_is_space, else stays `+`. Returns the decoded length, or -1 for a
+ * bad escape, a decoded NUL, invalid UTF-8, or no room. */
+long query_decode(str in, int plus_is_space, char *out, size_t cap);
+
+#endif
