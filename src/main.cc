@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <sodium.h>
 #include <uv.h>
@@ -15,11 +18,12 @@
 #include "conn.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "server.h"
 #include "store.h"
 
 static const char usage[] =
-    "usage: hookd [--help | --version | --sign]\n"
+    "usage: hookd [--help | --version | --sign | --healthcheck]\n"
     "\n"
     "hookd receives signed webhooks, stores each message exactly once in SQLite\n"
     "and serves them back over HTTP. It is configured by the environment:\n"
@@ -40,8 +44,10 @@ static const char usage[] =
     "  DB_READERS           reader connections, 1-8 (default 2)\n"
     "  DB_SYNCHRONOUS       FULL (default), NORMAL or OFF\n"
     "\n"
-    "  --sign     print hex(HMAC-SHA256(WEBHOOK_SECRET, stdin)) and exit\n"
-    "  --version  print the version and exit\n"
+    "  --sign         print hex(HMAC-SHA256(WEBHOOK_SECRET, stdin)) and exit\n"
+    "  --healthcheck  GET /health/ready on HOST:PORT (127.0.0.1 for 0.0.0.0);\n"
+    "                 exit 0 when it answers 200 (for container HEALTHCHECKs)\n"
+      "  --version      print the version and exit\n"
     "\n"
     "SIGTERM/SIGINT: graceful shutdown. SIGHUP: reload WEBHOOK_SECRET_FILE.\n";
 
@@ -50,7 +56,70 @@ static struct {
   config cfg;
   server srv;
   uv_signal_t sigterm, sigint, sighup;
+  uv_timer_t watchdog;       /* sd_notify WATCHDOG=1, when WATCHDOG_USEC is set */
+  store_read startup_check;  /* READY=1 is sent after this succeeds */
 } g;
+
+/* --healthcheck: a tiny blocking HTTP client for container health checks. */
+static int cmd_healthcheck(void) {
+  config cfg;
+  char err[600];
+  if (config_load(&cfg, err, sizeof(err)) != 0) {
+    fprintf(stderr, "hookd: %s\n", err);
+    return 2;
+  }
+  const char *host = cfg.host;
+  if (!strcmp(host, "0.0.0.0")) host = "127.0.0.1";
+  if (!strcmp(host, "::")) host = "::1";
+  alarm(5); /* bound everything below */
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof(ss));
+  socklen_t len;
+  if (strchr(host, ':')) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((uint16_t)cfg.port);
+    if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1) return 2;
+    len = sizeof(*a);
+  } else {
+    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)cfg.port);
+    if (inet_pton(AF_INET, host, &a->sin_addr) != 1) return 2;
+    len = sizeof(*a);
+  }
+  config_free(&cfg);
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) != 0) {
+    fprintf(stderr, "hookd: healthcheck: cannot connect to %s:%d\n", host, cfg.port);
+    return 1;
+  }
+  static const char req[] = "GET /health/ready HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  if (write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) return 1;
+  char resp[1024];
+  size_t got = 0;
+  ssize_t n;
+  while (got < sizeof(resp) - 1 && (n = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0)
+    got += (size_t)n;
+  close(fd);
+  resp[got] = 0;
+  const char *body = strstr(resp, "\r\n\r\n");
+  if (body) printf("%s\n", body + 4);
+  return strncmp(resp, "HTTP/1.1 200 ", 13) == 0 ? 0 : 1;
+}
+
+static void on_watchdog(uv_timer_t *) { notify_send("WATCHDOG=1"); }
+
+/* Start-up readiness: the same check as /health/ready, on a reader. */
+static void on_startup_checked(store_read *r) {
+  if (r->rc != 0) {
+    log_event(LOG_ERROR, "ready_check_failed", r->err);
+    notify_send("STATUS=database check failed");
+    return;
+  }
+  if (g.cfg.secret) notify_send("READY=1\nSTATUS=ready");
+  else notify_send("READY=1\nSTATUS=not ready: WEBHOOK_SECRET is not set");
+}
 
 /* --sign: reads at most 16 MiB from stdin and prints its signature. */
 static int cmd_sign(void) {
@@ -83,6 +152,8 @@ static int cmd_sign(void) {
 }
 
 static void on_stopped(server *) {
+  if (notify_watchdog_usec())
+    uv_close((uv_handle_t *)&g.watchdog, NULL);
   uv_close((uv_handle_t *)&g.sigterm, NULL);
   uv_close((uv_handle_t *)&g.sigint, NULL);
   uv_close((uv_handle_t *)&g.sighup, NULL);
@@ -92,7 +163,9 @@ static void on_store_idle(void *arg) { server_check_stopped((server *)arg); }
 
 static void on_signal(uv_signal_t *h, int signum) {
   if (signum == SIGHUP) {
+    notify_send("RELOADING=1");
     if (!g.cfg.secret_file[0]) {
+      notify_send("READY=1");
       log_event(LOG_INFO, "reload", "SIGHUP: nothing to reload (WEBHOOK_SECRET_FILE unset)");
       return;
     }
@@ -101,12 +174,14 @@ static void on_signal(uv_signal_t *h, int signum) {
     char err[600];
     if (config_read_secret_file(g.cfg.secret_file, &secret, &len, err, sizeof(err)) != 0) {
       log_event(LOG_ERROR, "reload_failed", err);
+      notify_send("READY=1");
       return;
     }
     free(g.cfg.secret);
     g.cfg.secret = secret;
     g.cfg.secret_len = len;
     log_event(LOG_INFO, "reload", "webhook secret reloaded from WEBHOOK_SECRET_FILE");
+    notify_send("READY=1");
     return;
   }
   (void)h;
@@ -116,6 +191,7 @@ static void on_signal(uv_signal_t *h, int signum) {
     return;
   }
   log_event(LOG_INFO, "shutdown", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  notify_send("STOPPING=1");
   server_shutdown(&g.srv);
 }
 
@@ -129,6 +205,7 @@ int main(int argc, char **argv) {
       printf("hookd %s\n", HOOKD_VERSION);
       return 0;
     }
+    if (!strcmp(argv[1], "--healthcheck")) return cmd_healthcheck();
     if (!strcmp(argv[1], "--sign")) {
       if (auth_init() != 0) return 1;
       return cmd_sign();
@@ -146,6 +223,10 @@ int main(int argc, char **argv) {
   if (auth_init() != 0) {
     fprintf(stderr, "hookd: libsodium failed to initialise\n");
     return 1;
+  }
+  if (notify_init() != 0) {
+    fprintf(stderr, "hookd: NOTIFY_SOCKET: expected an absolute path or @abstract name\n");
+    return 2;
   }
   /* Writer + readers + the metrics sampler, unless the operator chose. */
   if (!getenv("UV_THREADPOOL_SIZE")) {
@@ -208,9 +289,19 @@ int main(int argc, char **argv) {
     log_event(LOG_ERROR, "config",
               "WEBHOOK_SECRET is not set: /health/ready and POST /webhook answer 503");
 
+  if (notify_watchdog_usec()) {
+    uv_timer_init(g.loop, &g.watchdog);
+    uint64_t ms = notify_watchdog_usec() / 2000;
+    uv_timer_start(&g.watchdog, on_watchdog, ms ? ms : 1, ms ? ms : 1);
+  }
+  g.startup_check.run = store_read_ready;
+  g.startup_check.done = on_startup_checked;
+  store_read_submit(st, &g.startup_check);
+
   uv_run(g.loop, UV_RUN_DEFAULT);
 
   store_close(st);
+  buf_free(&g.startup_check.out);
   int rc = uv_loop_close(g.loop);
   if (rc != 0) log_event(LOG_WARN, "shutdown", "event loop closed with handles still open");
   log_event(LOG_INFO, "stopped", NULL);
