@@ -1,7 +1,9 @@
 #!/bin/sh
-# Installs what is missing, builds hookd twice (release with -Werror, and
-# AddressSanitizer + UndefinedBehaviorSanitizer) and runs every test on
-# both. The last line is "N passed, N failed" (test cases, both builds).
+# Installs what is missing, builds hookd three ways and runs every test:
+#   release (-Werror):            unit + black-box suites
+#   ASan + UBSan (-Werror):       unit + black-box suites
+#   static (scripts/build-static.sh, as the Containerfile): black-box suite
+# The last line is "N passed, N failed" (test cases over all runs).
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
@@ -16,10 +18,16 @@ for variant in release asan; do
         -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
     fi
   fi
-  echo "== $variant build" >&2
+  echo "== $variant: build" >&2
   ninja -C $dir >&2
-  echo "== $variant tests" >&2
+  echo "== $variant: tests" >&2
   meson test -C $dir --print-errorlogs --num-processes 2 >&2 || status=1
 done
-python3 scripts/test_summary.py build-test-release build-test-asan
+echo "== static: build" >&2
+scripts/build-static.sh
+echo "== static: black-box tests" >&2
+HOOKD_BIN="$PWD/build-static/hookd" python3 -m pytest -q -p no:cacheprovider tests/blackbox \
+  > build-static/blackbox.log 2>&1 || status=1
+tail -n 3 build-static/blackbox.log >&2
+python3 scripts/test_summary.py build-test-release build-test-asan build-static/blackbox.log
 exit $status
