@@ -300,6 +300,10 @@ int main(int argc, char **argv) {
 
   uv_run(g.loop, UV_RUN_DEFAULT);
 
+  /* The signal handles are closed: a late signal must not kill the
+   * teardown (exit code 0 is part of the contract). */
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGINT, SIG_IGN);
   store_close(st);
   buf_free(&g.startup_check.out);
   int rc = uv_loop_close(g.loop);

@@ -21,6 +21,7 @@ struct sax {
   int root_object;  /* top-level value was an object */
   int cur;          /* field of the pending value at depth 1 */
   int too_deep;
+  int bad_utf8;     /* a string or key decoded to invalid UTF-8 (lone surrogate) */
   int kind[F_COUNT];
   str val[F_COUNT];
 
@@ -49,7 +50,16 @@ struct sax {
   bool Uint64(uint64_t) { scalar(K_OTHER, NULL, 0); return true; }
   bool Double(double) { scalar(K_OTHER, NULL, 0); return true; }
   bool RawNumber(const char *, rapidjson::SizeType, bool) { scalar(K_OTHER, NULL, 0); return true; }
-  bool String(const char *s, rapidjson::SizeType n, bool) { scalar(K_STRING, s, n); return true; }
+  /* RapidJSON lets a lone \\uDC00 escape through as invalid UTF-8: check
+   * every decoded string, known field or not. */
+  bool String(const char *s, rapidjson::SizeType n, bool) {
+    if (utf8_count(s, n) < 0) {
+      bad_utf8 = 1;
+      return false;
+    }
+    scalar(K_STRING, s, n);
+    return true;
+  }
   bool StartObject() {
     bool top = depth == 0;
     bool ok = open();
@@ -58,6 +68,10 @@ struct sax {
   }
   bool Key(const char *s, rapidjson::SizeType n, bool) {
     cur = F_NONE;
+    if (utf8_count(s, n) < 0) {
+      bad_utf8 = 1;
+      return false;
+    }
     if (depth != 1) return true;
     for (int f = 0; f < F_COUNT; f++)
       if (strlen(field_names[f]) == n && memcmp(field_names[f], s, n) == 0) cur = f;
@@ -153,6 +167,7 @@ int message_parse(char *body, size_t len, message *m, msg_errors *errs) {
   if (!pr) {
     const char *why;
     if (h.too_deep) why = "JSON nesting is too deep";
+    else if (h.bad_utf8) why = "a string escapes to invalid UTF-8 (lone surrogate)";
     else if (pr.Code() == rapidjson::kParseErrorStringInvalidEncoding) why = "body is not valid UTF-8";
     else why = rapidjson::GetParseError_En(pr.Code());
     snprintf(errs->parse_msg, sizeof(errs->parse_msg), "invalid JSON: %s (at byte %zu)", why,

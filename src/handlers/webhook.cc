@@ -86,11 +86,12 @@ void handle_webhook(conn *c) {
     return;
   }
   remember_message_id(c, m.message_id);
-  if (s->draining || store_submit(s->st, &m, clock_wall_ms(), on_stored, c) != 0) {
+  /* During shutdown a request that was already arriving is still stored:
+   * the server waits for the store to go idle before it stops. */
+  if (store_submit(s->st, &m, clock_wall_ms(), on_stored, c) != 0) {
     set_result(c, WH_OVERLOADED);
     c->resp.retry_after = 1;
-    conn_respond_detail(c, HTTP_UNAVAILABLE,
-                        s->draining ? "server is shutting down" : "server overloaded, retry later");
+    conn_respond_detail(c, HTTP_UNAVAILABLE, "server overloaded, retry later");
     return;
   }
   metrics_inflight(1);
