@@ -26,7 +26,9 @@ done
 echo "== static: build" >&2
 scripts/build-static.sh
 echo "== static: black-box tests" >&2
-HOOKD_BIN="$PWD/build-static/hookd" python3 -m pytest -q -p no:cacheprovider tests/blackbox \
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+HOOKD_BIN="$PWD/build-static/hookd" $py -m pytest -q -p no:cacheprovider tests/blackbox \
   > build-static/blackbox.log 2>&1 || status=1
 tail -n 3 build-static/blackbox.log >&2
 python3 scripts/test_summary.py build-test-release build-test-asan build-static/blackbox.log
