@@ -69,7 +69,11 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "CREATE INDEX sender_counts_top ON sender_counts(n DESC, from_msisdn);"
     /* Rows per hour of ts: `since` totals sum whole hours, then count one. */
     "CREATE TABLE ts_hours(hour TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
-    /* Keyed by message_id, not rowid: VACUUM may renumber implicit rowids. */
+    /* Keyed by message_id, not rowid: VACUUM may renumber implicit rowids.
+     * It indexes hookd_fold(text), hookd's own case folding, because FTS5's
+     * built-in folding uses older Unicode tables: searching the folded
+     * needle in the folded text keeps the index a superset of the exact
+     * matches (FTS5 folds both sides further, the same way). */
     "CREATE VIRTUAL TABLE messages_fts USING fts5(text, message_id UNINDEXED,"
     "  tokenize = 'trigram');"
     "INSERT INTO sender_counts SELECT from_msisdn, count(*) FROM messages GROUP BY 1;"
@@ -77,7 +81,7 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "INSERT INTO totals VALUES(1, (SELECT count(*) FROM messages),"
     "  (SELECT count(*) FROM sender_counts));"
     "INSERT INTO messages_fts(text, message_id)"
-    "  SELECT text, message_id FROM messages WHERE text IS NOT NULL;"
+    "  SELECT hookd_fold(text), message_id FROM messages WHERE text IS NOT NULL;"
     "CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN"
     "  UPDATE totals SET messages = messages + 1, senders = senders + NOT EXISTS("
     "    SELECT 1 FROM sender_counts WHERE from_msisdn = NEW.from_msisdn) WHERE id = 1;"
@@ -85,7 +89,7 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "    ON CONFLICT(from_msisdn) DO UPDATE SET n = n + 1;"
     "  INSERT INTO ts_hours VALUES(substr(NEW.ts_key, 1, 13), 1)"
     "    ON CONFLICT(hour) DO UPDATE SET n = n + 1;"
-    "  INSERT INTO messages_fts(text, message_id) SELECT NEW.text, NEW.message_id"
+    "  INSERT INTO messages_fts(text, message_id) SELECT hookd_fold(NEW.text), NEW.message_id"
     "    WHERE NEW.text IS NOT NULL;"
     "END;"
     /* hookd never deletes, but an operator might: keep the aggregates true. */
@@ -218,6 +222,48 @@ static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen) {
   return 0;
 }
 
+/* hookd_contains(text, needle): 1 when the simple case folding of text
+ * contains needle (already folded). NULL text never matches. */
+static void sql_contains(sqlite3_context *ctx, int, sqlite3_value **argv) {
+  const char *t = (const char *)sqlite3_value_text(argv[0]);
+  const char *n = (const char *)sqlite3_value_text(argv[1]);
+  if (!t || !n) {
+    sqlite3_result_int(ctx, 0);
+    return;
+  }
+  sqlite3_result_int(ctx, casefold_contains(t, (size_t)sqlite3_value_bytes(argv[0]), n,
+                                            (size_t)sqlite3_value_bytes(argv[1])));
+}
+
+/* hookd_fold(text): the simple case folding of text (NULL stays NULL). */
+static void sql_fold(sqlite3_context *ctx, int, sqlite3_value **argv) {
+  const char *t = (const char *)sqlite3_value_text(argv[0]);
+  if (!t) {
+    sqlite3_result_null(ctx);
+    return;
+  }
+  buf out = {};
+  casefold_utf8(t, (size_t)sqlite3_value_bytes(argv[0]), &out);
+  if (out.oom) {
+    buf_free(&out);
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  if (out.data) sqlite3_result_text(ctx, out.data, (int)out.len, free); /* SQLite frees */
+  else sqlite3_result_text(ctx, "", 0, SQLITE_STATIC);                   /* empty text */
+}
+
+/* hookd's SQL functions; every hookd connection has them (the insert
+ * trigger calls hookd_fold). */
+static int register_functions(sqlite3 *db) {
+  const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+  int rc = sqlite3_create_function_v2(db, "hookd_contains", 2, flags, NULL, sql_contains, NULL,
+                                      NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_create_function_v2(db, "hookd_fold", 1, flags, NULL, sql_fold, NULL, NULL, NULL);
+  return rc;
+}
+
 /* Opens a connection with hookd's pragmas. Returns NULL and err on failure. */
 static sqlite3 *open_conn(const char *path, int sync, int readonly, char *err, size_t errlen) {
   sqlite3 *db = NULL;
@@ -230,6 +276,11 @@ static sqlite3 *open_conn(const char *path, int sync, int readonly, char *err, s
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, 5000);
+  if (register_functions(db) != SQLITE_OK) {
+    snprintf(err, errlen, "cannot register SQL functions: %s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return NULL;
+  }
   static const char *const sync_sql[] = {"PRAGMA synchronous=OFF", "PRAGMA synchronous=NORMAL",
                                          "PRAGMA synchronous=FULL"};
   if (exec(db, sync_sql[sync], err, errlen) ||
@@ -520,19 +571,6 @@ static void batch_start(store *st) {
 
 /* ---- Readers ---------------------------------------------------------- */
 
-/* hookd_contains(text, needle): 1 when the simple case folding of text
- * contains needle (already folded). NULL text never matches. */
-static void sql_contains(sqlite3_context *ctx, int, sqlite3_value **argv) {
-  const char *t = (const char *)sqlite3_value_text(argv[0]);
-  const char *n = (const char *)sqlite3_value_text(argv[1]);
-  if (!t || !n) {
-    sqlite3_result_int(ctx, 0);
-    return;
-  }
-  sqlite3_result_int(ctx, casefold_contains(t, (size_t)sqlite3_value_bytes(argv[0]), n,
-                                            (size_t)sqlite3_value_bytes(argv[1])));
-}
-
 sqlite3_stmt *store_stmt(store_read *r, sqlite3 *db, sqlite3_stmt **stmts, int id) {
   sqlite3_stmt *s = stmt_get(db, stmts, id);
   if (!s) snprintf(r->err, sizeof(r->err), "prepare: %s", sqlite3_errmsg(db));
@@ -549,9 +587,6 @@ static void read_work(uv_work_t *w) {
       r->rc = -1;
       return;
     }
-    sqlite3_create_function_v2(slot->db, "hookd_contains", 2,
-                               SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-                               sql_contains, NULL, NULL, NULL);
   }
   r->rc = r->run(r, slot->db, slot->stmts);
 }
