@@ -49,6 +49,7 @@ enum store_stmt {
   STMT_STATS_TOP,
   STMT_STATS_FIRST,
   STMT_STATS_LAST,
+  STMT_FTS_COUNT,
   STMT_MSG_PAGE,                                    /* + variant */
   STMT_MSG_COUNT = STMT_MSG_PAGE + STORE_MSG_VARIANTS, /* + variant */
   STMT_COUNT = STMT_MSG_COUNT + STORE_MSG_VARIANTS

@@ -44,6 +44,7 @@ static const char *stmt_sql[STMT_COUNT] = {
     /* STMT_STATS_FIRST */ "SELECT ts FROM messages ORDER BY ts_key, message_id LIMIT 1",
     /* STMT_STATS_LAST */
     "SELECT ts FROM messages ORDER BY ts_key DESC, message_id DESC LIMIT 1",
+    /* STMT_FTS_COUNT */ "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH :phrase",
 };
 
 /* Schema migrations; entry i brings user_version from i to i+1. */
@@ -70,12 +71,11 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     /* Rows per hour of ts: `since` totals sum whole hours, then count one. */
     "CREATE TABLE ts_hours(hour TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
     /* Keyed by message_id, not rowid: VACUUM may renumber implicit rowids.
-     * It indexes hookd_fold(text), hookd's own case folding, because FTS5's
-     * built-in folding uses older Unicode tables: searching the folded
-     * needle in the folded text keeps the index a superset of the exact
-     * matches (FTS5 folds both sides further, the same way). */
+     * It indexes hookd_fold(text), hookd's own case folding, case-sensitively:
+     * FTS5's built-in folding uses older Unicode tables, while a phrase of
+     * the folded needle over the folded text is exactly hookd_contains(). */
     "CREATE VIRTUAL TABLE messages_fts USING fts5(text, message_id UNINDEXED,"
-    "  tokenize = 'trigram');"
+    "  tokenize = 'trigram case_sensitive 1');"
     "INSERT INTO sender_counts SELECT from_msisdn, count(*) FROM messages GROUP BY 1;"
     "INSERT INTO ts_hours SELECT substr(ts_key, 1, 13), count(*) FROM messages GROUP BY 1;"
     "INSERT INTO totals VALUES(1, (SELECT count(*) FROM messages),"
@@ -122,7 +122,7 @@ static void build_msg_sql(void) {
     const char *source, *cond;
     if (q == 1) {
       source = "messages_fts CROSS JOIN messages m ON m.message_id = messages_fts.message_id";
-      cond = "messages_fts MATCH :phrase AND hookd_contains(m.text, :needle)";
+      cond = "messages_fts MATCH :phrase";
     } else if (q == 2) {
       source = "messages m";
       cond = "hookd_contains(m.text, :needle)";

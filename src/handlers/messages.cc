@@ -145,15 +145,37 @@ static int finish(sqlite3_stmt *s, int rc, store_read *r, sqlite3 *db) {
   return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
+/* Runs a one-value query (bound like the page) and returns its value. */
+static int scalar(store_read *r, sqlite3 *db, sqlite3_stmt *s, const store_query *q,
+                  const buf *needle, const buf *phrase, const char *hour, const char *hour_end,
+                  int64_t *out) {
+  bind_query(s, q, needle, phrase, hour, hour_end);
+  int step = sqlite3_step(s);
+  *out = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  return finish(s, step, r, db);
+}
+
+/* Chooses how to run a q of 3+ characters, knowing n, the number of texts
+ * that contain it (from the trigram index). Walking rows in page order and
+ * checking each costs about (offset + limit) * N / n rows; the index plan
+ * looks up and sorts all n. A common needle walks; a rare one, or a sender
+ * with fewer rows than n, uses the index or the sender's rows. */
+static int plan_q(const store_query *q, int64_t n, int64_t all, int64_t sender_rows) {
+  int mask = q->mask;
+  if (mask & QF_FROM) {
+    if (sender_rows < n) mask = (mask & ~QF_QTRI) | QF_QSCAN;
+  } else if ((q->offset + q->limit) * all < 4 * n * n) {
+    mask = (mask & ~QF_QTRI) | QF_QSCAN;
+  }
+  return mask;
+}
+
 /* Worker thread: page + total in one read transaction, JSON into r->out. */
 static int messages_run(store_read *r, sqlite3 *db, sqlite3_stmt **stmts) {
   const store_query *q = &r->query;
-  int v = store_msg_variant(q->mask);
   sqlite3_stmt *begin = store_stmt(r, db, stmts, STMT_READ_BEGIN);
   sqlite3_stmt *end = store_stmt(r, db, stmts, STMT_READ_END);
-  sqlite3_stmt *page = store_stmt(r, db, stmts, STMT_MSG_PAGE + v);
-  sqlite3_stmt *count = store_stmt(r, db, stmts, STMT_MSG_COUNT + v);
-  if (!begin || !end || !page || !count) return -1;
+  if (!begin || !end) return -1;
 
   buf needle = {}, phrase = {};
   if (q->q_len) {
@@ -175,9 +197,32 @@ static int messages_run(store_read *r, sqlite3 *db, sqlite3_stmt **stmts) {
 
   int rc = -1;
   int64_t total = 0;
+  int have_total = 0;
+  int mask = q->mask;
+  sqlite3_stmt *page = NULL, *count = NULL;
   buf *b = &r->out;
   buf_reset(b);
   if (finish(begin, sqlite3_step(begin), r, db) != 0) goto done;
+  if (mask & QF_QTRI) {
+    int64_t n = 0, all = 0, sender_rows = 0;
+    sqlite3_stmt *fts = store_stmt(r, db, stmts, STMT_FTS_COUNT);
+    sqlite3_stmt *totals = store_stmt(r, db, stmts, STMT_MSG_COUNT + 0);
+    sqlite3_stmt *senders = store_stmt(r, db, stmts, STMT_MSG_COUNT + QF_FROM);
+    if (!fts || !totals || !senders ||
+        scalar(r, db, fts, q, &needle, &phrase, hour, hour_end, &n) ||
+        scalar(r, db, totals, q, &needle, &phrase, hour, hour_end, &all) ||
+        ((mask & QF_FROM) &&
+         scalar(r, db, senders, q, &needle, &phrase, hour, hour_end, &sender_rows)))
+      goto rollback;
+    if (!(mask & (QF_FROM | QF_SINCE))) { /* the index count is the total */
+      total = n;
+      have_total = 1;
+    }
+    mask = plan_q(q, n, all, sender_rows);
+  }
+  page = store_stmt(r, db, stmts, STMT_MSG_PAGE + store_msg_variant(mask));
+  count = store_stmt(r, db, stmts, STMT_MSG_COUNT + store_msg_variant(mask));
+  if (!page || !count) goto rollback;
   bind_query(page, q, &needle, &phrase, hour, hour_end);
   buf_puts(b, "{\"data\":[");
   {
@@ -198,12 +243,8 @@ static int messages_run(store_read *r, sqlite3 *db, sqlite3_stmt **stmts) {
     }
     if (finish(page, step, r, db) != 0) goto rollback;
   }
-  bind_query(count, q, &needle, &phrase, hour, hour_end);
-  {
-    int step = sqlite3_step(count);
-    if (step == SQLITE_ROW) total = sqlite3_column_int64(count, 0);
-    if (finish(count, step, r, db) != 0) goto rollback;
-  }
+  if (!have_total && scalar(r, db, count, q, &needle, &phrase, hour, hour_end, &total) != 0)
+    goto rollback;
   buf_puts(b, "],\"total\":");
   buf_put_i64(b, total);
   buf_puts(b, ",\"limit\":");
