@@ -41,6 +41,10 @@ enum store_stmt {
   STMT_COMMIT,
   STMT_ROLLBACK,
   STMT_INSERT,
+  STMT_BATCH_TOTALS,           /* per-batch aggregate and index upkeep */
+  STMT_BATCH_SENDERS,
+  STMT_BATCH_HOURS,
+  STMT_BATCH_FTS,
   STMT_FIRST_READ,             /* statements from here on run on readers */
   STMT_READY = STMT_FIRST_READ,
   STMT_READ_BEGIN,

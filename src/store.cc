@@ -32,6 +32,27 @@ static const char *stmt_sql[STMT_COUNT] = {
     "INSERT INTO messages(message_id, from_msisdn, to_msisdn, ts, ts_key, text, created_at) "
     "VALUES(:message_id, :from, :to, :ts, :ts_key, :text, :created_at) "
     "ON CONFLICT(message_id) DO NOTHING",
+    /* The batch's new rows are exactly rowid >= :first: rowids only grow
+     * inside the writer's exclusive transaction. Totals first (it needs
+     * sender_counts before this batch's senders are added). */
+    /* STMT_BATCH_TOTALS */
+    "UPDATE totals SET messages = messages + :created, senders = senders + ("
+    "  SELECT count(DISTINCT m.from_msisdn) FROM messages m WHERE m.rowid >= :first"
+    "  AND NOT EXISTS (SELECT 1 FROM sender_counts s WHERE s.from_msisdn = m.from_msisdn))"
+    " WHERE id = 1",
+    /* STMT_BATCH_SENDERS */
+    "WITH b AS MATERIALIZED (SELECT from_msisdn FROM messages WHERE rowid >= :first)"
+    " INSERT INTO sender_counts(from_msisdn, n)"
+    " SELECT from_msisdn, count(*) FROM b WHERE 1 GROUP BY from_msisdn"
+    " ON CONFLICT(from_msisdn) DO UPDATE SET n = n + excluded.n",
+    /* STMT_BATCH_HOURS */
+    "WITH b AS MATERIALIZED (SELECT ts_key FROM messages WHERE rowid >= :first)"
+    " INSERT INTO ts_hours(hour, n)"
+    " SELECT substr(ts_key, 1, 13), count(*) FROM b WHERE 1 GROUP BY 1"
+    " ON CONFLICT(hour) DO UPDATE SET n = n + excluded.n",
+    /* STMT_BATCH_FTS */
+    "INSERT INTO messages_fts(text, message_id)"
+    " SELECT hookd_fold(text), message_id FROM messages WHERE rowid >= :first AND text IS NOT NULL",
     /* STMT_READY */
     "SELECT (SELECT user_version FROM pragma_user_version), "
     "(SELECT count(*) FROM (SELECT 1 FROM messages LIMIT 1)), "
@@ -62,8 +83,11 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "CREATE INDEX messages_ts ON messages(ts_key, message_id);"
     "CREATE INDEX messages_from ON messages(from_msisdn, ts_key, message_id);",
 
-    /* 2: aggregates kept by triggers in the inserting transaction, and a
-     * trigram index over text. Backfilled from existing rows. */
+    /* 2: aggregates and a trigram index of text, maintained by the writer
+     * in the inserting transaction with one statement each per batch
+     * (STMT_BATCH_*), not per row: FTS5 flushes its pending index at every
+     * statement inside a transaction, so a per-row trigger made one index
+     * segment per message. Backfilled from existing rows. */
     "CREATE TABLE totals(id INTEGER PRIMARY KEY CHECK (id = 1),"
     "  messages INTEGER NOT NULL, senders INTEGER NOT NULL);"
     "CREATE TABLE sender_counts(from_msisdn TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
@@ -82,16 +106,6 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  (SELECT count(*) FROM sender_counts));"
     "INSERT INTO messages_fts(text, message_id)"
     "  SELECT hookd_fold(text), message_id FROM messages WHERE text IS NOT NULL;"
-    "CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN"
-    "  UPDATE totals SET messages = messages + 1, senders = senders + NOT EXISTS("
-    "    SELECT 1 FROM sender_counts WHERE from_msisdn = NEW.from_msisdn) WHERE id = 1;"
-    "  INSERT INTO sender_counts VALUES(NEW.from_msisdn, 1)"
-    "    ON CONFLICT(from_msisdn) DO UPDATE SET n = n + 1;"
-    "  INSERT INTO ts_hours VALUES(substr(NEW.ts_key, 1, 13), 1)"
-    "    ON CONFLICT(hour) DO UPDATE SET n = n + 1;"
-    "  INSERT INTO messages_fts(text, message_id) SELECT hookd_fold(NEW.text), NEW.message_id"
-    "    WHERE NEW.text IS NOT NULL;"
-    "END;"
     /* hookd never deletes, but an operator might: keep the aggregates true. */
     "CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN"
     "  UPDATE sender_counts SET n = n - 1 WHERE from_msisdn = OLD.from_msisdn;"
@@ -382,6 +396,10 @@ store *store_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) 
     sqlite3_finalize(s);
     if (!wal) goto fail;
   }
+  /* Checkpoint every 16384 WAL pages (64 MiB) instead of SQLite's 1000: hot
+   * index pages rewritten by many commits are copied back once, not once
+   * per ~3 batches (measured: 10.7k -> 13.4k webhooks/s, 64 connections). */
+  if (exec(st->wdb, "PRAGMA wal_autocheckpoint=16384", why, sizeof(why))) goto fail;
   if (migrate(st->wdb, why, sizeof(why))) goto fail;
   for (int i = 0; i < STMT_FIRST_READ; i++) {
     if (!stmt_get(st->wdb, st->wstmts, i)) {
@@ -489,6 +507,8 @@ static void batch_work(uv_work_t *w) {
   sqlite3 *db = st->wdb;
   sqlite3_stmt *ins = st->wstmts[STMT_INSERT];
   uint64_t t0 = clock_mono_ns();
+  sqlite3_int64 first = 0; /* rowid of the batch's first new row */
+  int created = 0;
   int rc = sqlite3_step(st->wstmts[STMT_BEGIN]);
   sqlite3_reset(st->wstmts[STMT_BEGIN]);
   if (rc != SQLITE_DONE) goto fail;
@@ -506,6 +526,19 @@ static void batch_work(uv_work_t *w) {
       goto fail;
     }
     it->result = sqlite3_changes(db) == 1 ? STORE_CREATED : STORE_DUPLICATE;
+    if (it->result == STORE_CREATED && created++ == 0) first = sqlite3_last_insert_rowid(db);
+  }
+  for (int i = STMT_BATCH_TOTALS; created && i <= STMT_BATCH_FTS; i++) {
+    sqlite3_stmt *s = st->wstmts[i];
+    sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":first"), first);
+    int k = sqlite3_bind_parameter_index(s, ":created");
+    if (k) sqlite3_bind_int(s, k, created);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+      rollback(st);
+      goto fail;
+    }
   }
   rc = sqlite3_step(st->wstmts[STMT_COMMIT]);
   sqlite3_reset(st->wstmts[STMT_COMMIT]);
