@@ -97,6 +97,7 @@ struct store_read {
   int rc;              /* 0 or -1 */
   char err[256];       /* SQLite message on failure */
   buf out;             /* result body built on the worker; caller frees */
+  uint64_t gen;        /* store generation when submitted (for the cache) */
   store_query query;   /* input of the /messages job */
 };
 
@@ -133,6 +134,9 @@ int store_msg_variant(int mask);
 int store_read_ready(store_read *r, sqlite3 *db, sqlite3_stmt **stmts);
 
 uint32_t store_queue_depth(const store *st); /* inserts waiting or committing */
+/* Bumped (on the loop) after every commit that created rows, before any of
+ * its requests is answered. Read results are valid for one generation. */
+uint64_t store_generation(const store *st);
 uint64_t store_db_errors(const store *st);   /* failed batches and reads */
 const char *store_path(const store *st);
 

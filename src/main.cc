@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "cache.h"
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
@@ -313,6 +314,7 @@ int main(int argc, char **argv) {
   signal(SIGTERM, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   store_close(st);
+  cache_free();
   buf_free(&g.startup_check.out);
   int rc = uv_loop_close(g.loop);
   if (rc != 0) log_event(LOG_WARN, "shutdown", "event loop closed with handles still open");

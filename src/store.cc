@@ -215,6 +215,7 @@ struct store {
   store_read *r_head, *r_tail;        /* reads waiting for a slot */
   uint32_t r_len;
   uint64_t db_errors;
+  uint64_t generation;                /* bumped by commits that created rows */
   void (*idle_cb)(void *);
   void *idle_arg;
   store_commit_hook commit_hook;
@@ -442,6 +443,7 @@ void store_set_commit_hook(store *st, store_commit_hook hook) { st->commit_hook 
 
 uint32_t store_queue_depth(const store *st) { return st->q_len; }
 uint64_t store_db_errors(const store *st) { return st->db_errors; }
+uint64_t store_generation(const store *st) { return st->generation; }
 const char *store_path(const store *st) { return st->path; }
 
 static void check_idle(store *st) {
@@ -570,6 +572,14 @@ static void batch_done(uv_work_t *w, int status) {
   /* batch_running stays set while the callbacks run: a callback may submit
    * (the next pipelined request), and that must only enqueue. */
   store_insert *it = b->head;
+  if (b->ok) {
+    for (store_insert *x = it; x; x = x->next) {
+      if (x->result == STORE_CREATED) {
+        st->generation++; /* before anyone hears 200: cached reads go stale */
+        break;
+      }
+    }
+  }
   b->head = NULL;
   while (it) {
     store_insert *next = it->next;
@@ -659,6 +669,7 @@ static void read_start(store *st, store_read *r, int slot) {
 
 int store_read_submit(store *st, store_read *r) {
   r->st = st;
+  r->gen = st->generation;
   r->rc = 0;
   r->err[0] = 0;
   r->next = NULL;

@@ -8,9 +8,11 @@
 #include <string.h>
 
 #include "casefold.h"
+#include "cache.h"
 #include "conn.h"
 #include "handlers.h"
 #include "log.h"
+#include "router.h"
 #include "message.h"
 #include "query.h"
 #include "server.h"
@@ -267,6 +269,7 @@ done:
 static void messages_done(store_read *r) {
   conn *c = (conn *)r->arg;
   if (r->rc == 0) {
+    cache_put(ROUTE_MESSAGES, http_req_query(&c->req), r->gen, &r->out);
     buf tmp = c->out; /* swap: both buffers stay allocated for reuse */
     c->out = r->out;
     r->out = tmp;
@@ -287,6 +290,14 @@ void handle_messages(conn *c) {
     buf_reset(&c->out);
     msg_errors_json(&errs, &c->out);
     conn_respond(c, HTTP_UNPROCESSABLE);
+    return;
+  }
+  const buf *hit = cache_get(ROUTE_MESSAGES, http_req_query(&c->req),
+                             store_generation(c->srv->st));
+  if (hit) {
+    buf_reset(&c->out);
+    buf_append(&c->out, hit->data, hit->len);
+    conn_respond(c, HTTP_OK);
     return;
   }
   r->run = messages_run;

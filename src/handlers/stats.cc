@@ -2,9 +2,11 @@
  * insert triggers maintain (no scan of messages). */
 #include <stdio.h>
 
+#include "cache.h"
 #include "conn.h"
 #include "handlers.h"
 #include "log.h"
+#include "router.h"
 #include "server.h"
 
 static int step_done(sqlite3_stmt *s, int rc, store_read *r, sqlite3 *db) {
@@ -79,6 +81,7 @@ end:
 static void stats_done(store_read *r) {
   conn *c = (conn *)r->arg;
   if (r->rc == 0) {
+    cache_put(ROUTE_STATS, str{"", 0}, r->gen, &r->out);
     buf tmp = c->out;
     c->out = r->out;
     r->out = tmp;
@@ -91,6 +94,13 @@ static void stats_done(store_read *r) {
 }
 
 void handle_stats(conn *c) {
+  const buf *hit = cache_get(ROUTE_STATS, str{"", 0}, store_generation(c->srv->st));
+  if (hit) {
+    buf_reset(&c->out);
+    buf_append(&c->out, hit->data, hit->len);
+    conn_respond(c, HTTP_OK);
+    return;
+  }
   store_read *r = &c->job;
   r->run = stats_run;
   r->done = stats_done;

@@ -894,3 +894,25 @@ def test_reads_survive_restart(hookd_factory, tmp_path):
     more = [message(from_="+4477009%05d" % 99, ts="2025-01-16T00:00:00Z") for _ in range(3)]
     post_all(d2, more)
     assert get_stats(d2) == stats_model(rows + more)
+
+
+def test_repeated_reads_see_every_acknowledged_webhook(hookd_factory):
+    """Identical reads may be served from hookd's response cache; a webhook
+    acknowledged with 200 must be visible to the very next identical read."""
+    srv = hookd_factory()
+    c = srv.conn()
+    for i in range(25):
+        before = c.request("GET", "/messages?limit=100").json()
+        stats_before = c.request("GET", "/stats").json()
+        assert before["total"] == i and stats_before["total_messages"] == i
+        again = c.request("GET", "/messages?limit=100").json()
+        assert again == before  # nothing changed, same answer (cached or not)
+        mid = "cache-%02d" % i
+        assert srv.post_webhook(message(message_id=mid, from_="+1555000%04d" % i)).status == 200
+        after = c.request("GET", "/messages?limit=100").json()
+        assert after["total"] == i + 1
+        assert mid in [m["message_id"] for m in after["data"]]
+        assert c.request("GET", "/stats").json()["senders_count"] == i + 1
+        # A duplicate changes nothing, so the answer stays the same.
+        assert srv.post_webhook(message(message_id=mid, from_="+1555000%04d" % i)).status == 200
+        assert c.request("GET", "/messages?limit=100").json() == after
