@@ -29,6 +29,8 @@ void buf_putc(buf *b, char c);
 void buf_put_u64(buf *b, uint64_t v);
 void buf_put_i64(buf *b, int64_t v);
 void buf_put_double(buf *b, double v, int decimals);
+/* v with exactly three decimals ("12.345"), without printf. */
+void buf_put_fixed3(buf *b, double v);
 
 /* JSON string literal with quotes. Input bytes that are not valid UTF-8 are
  * written as U+FFFD, so the output is always valid JSON and valid UTF-8. */

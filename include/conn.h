@@ -60,6 +60,7 @@ struct conn {
   int state;                /* conn_state */
   unsigned flags;           /* conn_flag */
   int refs;                 /* open handles + jobs holding this conn */
+  int route;                /* route_id of the current request, -1 before routing */
   buf pending;              /* unparsed bytes of pipelined requests */
   size_t pending_off;       /* bytes of pending already parsed */
   http_req req;

@@ -41,7 +41,8 @@ struct metrics_sample {
   int64_t max_fds;
 };
 
-void metrics_request(const char *path_label, int status, double latency_ms);
+/* One answered request; route is a route_id (ROUTE_OTHER for unknown). */
+void metrics_request(int route, int status, double latency_ms);
 void metrics_webhook(int result);
 void metrics_conn_opened(void);
 void metrics_conn_closed(void);

@@ -31,8 +31,9 @@ extern const route router_table[ROUTE_COUNT];
 /* Finds the route for the request on c and runs its handler, or answers
  * 404/405 itself. */
 void router_dispatch(conn *c);
-/* Metrics/log label for the request on c: the route path or "other". */
+/* The route of the request on c (ROUTE_OTHER when unknown). */
 int router_route_id(const conn *c);
-const char *router_label(const conn *c);
+/* Metrics label of a route id: its path, or "other". */
+const char *router_label(int id);
 
 #endif

@@ -65,6 +65,18 @@ void buf_put_i64(buf *b, int64_t v) {
   }
 }
 
+void buf_put_fixed3(buf *b, double v) {
+  if (!(v >= 0 && v < 1e12)) { /* negative, huge or NaN: rare, let printf do it */
+    buf_put_double(b, v, 3);
+    return;
+  }
+  uint64_t milli = (uint64_t)(v * 1000.0 + 0.5);
+  buf_put_u64(b, milli / 1000);
+  char frac[4] = {'.', (char)('0' + milli / 100 % 10), (char)('0' + milli / 10 % 10),
+                  (char)('0' + milli % 10)};
+  buf_append(b, frac, 4);
+}
+
 void buf_put_double(buf *b, double v, int decimals) {
   char tmp[64];
   int n = snprintf(tmp, sizeof(tmp), "%.*f", decimals, v);

@@ -18,6 +18,20 @@ int64_t clock_wall_ms(void) {
 }
 
 void clock_iso_ms(int64_t wall_ms, char out[CLOCK_ISO_LEN + 1]) {
+  /* Most calls fall in the same second as the previous one on this thread:
+   * reuse its "YYYY-MM-DDTHH:MM:SS." and write only the milliseconds. */
+  static thread_local int64_t cached_secs = -1;
+  static thread_local char cached[CLOCK_ISO_LEN + 1];
+  int ms = (int)(wall_ms % 1000);
+  if (wall_ms / 1000 == cached_secs) {
+    memcpy(out, cached, 20);
+    out[20] = (char)('0' + ms / 100);
+    out[21] = (char)('0' + ms / 10 % 10);
+    out[22] = (char)('0' + ms % 10);
+    out[23] = 'Z';
+    out[24] = 0;
+    return;
+  }
   time_t secs = (time_t)(wall_ms / 1000);
   struct tm tm;
   gmtime_r(&secs, &tm);
@@ -27,4 +41,6 @@ void clock_iso_ms(int64_t wall_ms, char out[CLOCK_ISO_LEN + 1]) {
            tm.tm_sec, (int)(wall_ms % 1000));
   memcpy(out, tmp, CLOCK_ISO_LEN);
   out[CLOCK_ISO_LEN] = 0;
+  memcpy(cached, out, sizeof(cached));
+  cached_secs = wall_ms / 1000;
 }

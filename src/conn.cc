@@ -143,6 +143,7 @@ int conn_accept(server *s) {
   uv_tcp_nodelay(&c->tcp, 1);
   http_parser_init(&c->parser, &c->req, &s->limits);
   c->log.dup = -1;
+  c->route = -1;
   if (s->nconns > s->cfg->max_connections || s->draining) {
     /* Over the limit: say so and close, rather than leave the client hanging. */
     c->state = CS_BUSY;
@@ -264,6 +265,7 @@ static void after_response(conn *c) {
   llhttp_resume(&c->parser);
   c->state = CS_IDLE;
   c->flags &= ~(CF_CONTINUE_SENT | CF_BODY_TIMER);
+  c->route = -1;
   c->log.result = NULL;
   c->log.has_mid = 0;
   c->log.dup = -1;
@@ -312,7 +314,7 @@ static void log_request(conn *c, int status, double latency_ms) {
   buf_puts(b, ",\"status\":");
   buf_put_u64(b, (uint64_t)status);
   buf_puts(b, ",\"latency_ms\":");
-  buf_put_double(b, latency_ms, 3);
+  buf_put_fixed3(b, latency_ms);
   if (c->log.has_mid) {
     buf_puts(b, ",\"message_id\":");
     json_put_str(b, c->log.mid, c->log.mid_len);
@@ -331,9 +333,10 @@ static void log_request(conn *c, int status, double latency_ms) {
 
 void conn_respond(conn *c, int status) {
   c->resp.status = status;
+  if (c->route < 0) c->route = router_route_id(c); /* errors before routing */
   double latency_ms = (double)(clock_mono_ns() - c->start_ns) / 1e6;
   assign_request_id(c);
-  metrics_request(router_label(c), status, latency_ms);
+  metrics_request(c->route, status, latency_ms);
   log_request(c, status, latency_ms);
   if (c->flags & CF_CLOSING) return;
 

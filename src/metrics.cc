@@ -60,14 +60,8 @@ static void observe(histogram *h, const double *bounds, size_t n, double v) {
   h->sum += v;
 }
 
-static int path_index(const char *label) {
-  for (int i = 0; i < ROUTE_COUNT; i++)
-    if (strcmp(router_table[i].path, label) == 0) return i;
-  return ROUTE_OTHER;
-}
-
-void metrics_request(const char *path_label, int status, double latency_ms) {
-  int p = path_index(path_label);
+void metrics_request(int route, int status, double latency_ms) {
+  int p = route >= 0 && route < ROUTE_COUNT ? route : ROUTE_OTHER;
   for (size_t i = 0; i < NSTATUS; i++) {
     if (status_codes[i] == status) {
       g_m.requests[p][i]++;
@@ -214,7 +208,7 @@ static void render_hist(buf *b, const char *name, const char *label, const histo
   buf_putc(b, '\n');
 }
 
-static const char *path_label(int p) { return p == ROUTE_OTHER ? "other" : router_table[p].path; }
+static const char *path_label(int p) { return router_label(p); }
 
 void metrics_render(buf *b, const metrics_sample *s, uint32_t queue_depth, uint64_t db_errors,
                     uint64_t log_dropped, int64_t started_ms) {

@@ -27,13 +27,13 @@ int router_route_id(const conn *c) {
   return ROUTE_OTHER;
 }
 
-const char *router_label(const conn *c) {
-  int id = router_route_id(c);
-  return id == ROUTE_OTHER ? "other" : router_table[id].path;
+const char *router_label(int id) {
+  return id >= 0 && id < ROUTE_COUNT ? router_table[id].path : "other";
 }
 
 void router_dispatch(conn *c) {
   int id = router_route_id(c);
+  c->route = id;
   if (id == ROUTE_OTHER) {
     conn_respond_detail(c, HTTP_NOT_FOUND, "not found");
     return;
