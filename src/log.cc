@@ -8,10 +8,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "defs.h"
+
+#define LOG_BATCH_BYTES (64 * 1024)
 
 static struct {
   int level;
@@ -48,7 +51,14 @@ static void *log_thread(void *) {
     out = tmp;
     pthread_mutex_unlock(&g_log.mu);
     write_all(g_log.fd, out.data, out.len);
+    /* Under a steady stream of lines, gather for 2 ms so one write(2)
+     * carries many lines instead of one wake-up and one write per line. */
+    int small = out.len < LOG_BATCH_BYTES;
     buf_reset(&out);
+    if (small) {
+      struct timespec ts = {0, 2000000};
+      nanosleep(&ts, NULL);
+    }
     pthread_mutex_lock(&g_log.mu);
   }
   pthread_mutex_unlock(&g_log.mu);
@@ -105,8 +115,9 @@ void log_end(buf *line) {
   if (g_log.pending.len + line->len > LOG_MAX_BUFFER) {
     g_log.dropped++;
   } else {
+    int was_empty = g_log.pending.len == 0;
     buf_append(&g_log.pending, line->data, line->len);
-    pthread_cond_signal(&g_log.cond);
+    if (was_empty) pthread_cond_signal(&g_log.cond); /* else it is awake already */
   }
   pthread_mutex_unlock(&g_log.mu);
 }
