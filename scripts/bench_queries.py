@@ -2,8 +2,9 @@
 """Query-latency benchmark for hookd's read side (issue 3, "Scale").
 
 Builds a data set of --rows messages from --senders senders directly in a
-fresh hookd database (schema created by hookd itself; the insert triggers
-maintain the aggregates and the trigram index), starts the release binary
+fresh hookd database (schema created by hookd itself; the loader then fills
+the aggregate tables and the trigram index with the same SQL hookd's writer
+runs per batch, over the whole load), starts the release binary
 on it and measures the median / p90 / p99 latency of GET /messages and
 GET /stats over persistent keep-alive HTTP/1.1 connections.
 
@@ -232,6 +233,18 @@ def gen_rows(rng, n_rows, n_senders):
                ts, key, text, created)
 
 
+def _fold_char(c):
+    """hookd's simple case folding of one character (scripts/gen_casefold.py)."""
+    f = c.casefold()
+    if len(f) != 1:
+        f = c.lower()
+    return f if len(f) == 1 else c
+
+
+def hookd_fold(text):
+    return None if text is None else "".join(_fold_char(c) for c in text)
+
+
 def load(db_path, n_rows, n_senders, seed, deadline):
     rng = random.Random(seed)
     con = sqlite3.connect(db_path, isolation_level=None)
@@ -257,6 +270,18 @@ def load(db_path, n_rows, n_senders, seed, deadline):
         print("  loaded %d/%d (%.1f s)" % (done, n_rows, time.perf_counter() - t0),
               end="\r", flush=True)
     print()
+    # What hookd's writer does once per batch (src/store.cc, STMT_BATCH_*),
+    # here once over every loaded row.
+    con.create_function("hookd_fold", 1, hookd_fold, deterministic=True)
+    con.execute("BEGIN")
+    con.execute("INSERT INTO sender_counts SELECT from_msisdn, count(*) FROM messages GROUP BY 1")
+    con.execute("INSERT INTO ts_hours SELECT substr(ts_key, 1, 13), count(*) FROM messages "
+                "GROUP BY 1")
+    con.execute("UPDATE totals SET messages = (SELECT count(*) FROM messages), "
+                "senders = (SELECT count(*) FROM sender_counts) WHERE id = 1")
+    con.execute("INSERT INTO messages_fts(text, message_id) SELECT hookd_fold(text), message_id "
+                "FROM messages WHERE text IS NOT NULL")
+    con.execute("COMMIT")
     t_load = time.perf_counter() - t0
     con.execute("PRAGMA journal_mode=WAL")
     con.close()
@@ -362,15 +387,22 @@ def percentile(sorted_vals, p):
     return sorted_vals[k]
 
 
-def measure(port, path, check, n_req, n_warm, deadline):
+def measure(port, path, check, n_req, n_warm, deadline, cold=True):
+    """Latencies of GET path. cold: every request carries a distinct, ignored
+    parameter (bench=N), so hookd's response cache (keyed by the raw query)
+    never answers and every request runs its SQL; otherwise the same URL
+    repeats and, with no writes in between, the cache answers."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     lat = []
     total = None
     try:
         for i in range(n_warm + n_req):
             deadline.check("measuring %s" % path)
+            url = path
+            if cold:
+                url += ("&" if "?" in path else "?") + "bench=%d" % i
             t0 = time.perf_counter()
-            conn.request("GET", path)
+            conn.request("GET", url)
             resp = conn.getresponse()
             body = resp.read()
             t1 = time.perf_counter()
@@ -469,7 +501,7 @@ def main():
             log("schema created by hookd; loading %d rows from %d senders (seed %d)"
                 % (a.rows, a.senders, a.seed))
             t_load = load(db_path, a.rows, a.senders, a.seed, deadline)
-            log("load: %.1f s (%.0f rows/s, triggers + trigram FTS included); db %.0f MB"
+            log("load: %.1f s (%.0f rows/s, aggregates + trigram FTS included); db %.0f MB"
                 % (t_load, a.rows / t_load, os.path.getsize(db_path) / 1e6))
             meta = {"rows": a.rows, "senders": a.senders, "seed": a.seed}
             with open(meta_path, "w") as f:
@@ -507,22 +539,26 @@ def main():
         results = []
         for name, path, check, target, contract in queries:
             lat, total = measure(port, path, check, a.requests, a.warmup, deadline)
-            results.append((name, path, lat, total, target, contract))
+            warm, _ = measure(port, path, check, a.requests, a.warmup, deadline, cold=False)
+            results.append((name, path, lat, total, target, contract, warm))
 
         log("")
         log("%d requests per query after %d warm-up, one keep-alive connection each"
             % (a.requests, a.warmup))
-        log("%-16s %9s %9s %9s %9s %7s  %s" % ("query", "median ms", "p90 ms", "p99 ms",
-                                               "total", "target", "result"))
+        log("SQL run on every request (a distinct ignored parameter defeats the cache);"
+            " 'cached' repeats one URL")
+        log("%-16s %9s %9s %9s %9s %7s %10s  %s" % ("query", "median ms", "p90 ms", "p99 ms",
+                                                    "total", "target", "cached p50", "result"))
         failed = 0
-        for name, path, lat, total, target, contract in results:
+        for name, path, lat, total, target, contract, warm in results:
             med = percentile(lat, 50)
             ok = med < target
             if contract and not ok:
                 failed += 1
-            log("%-16s %9.2f %9.2f %9.2f %9d %5d ms  %s%s"
+            log("%-16s %9.2f %9.2f %9.2f %9d %5d ms %10.2f  %s%s"
                 % (name, med, percentile(lat, 90), percentile(lat, 99), total, target,
-                   "PASS" if ok else "FAIL", "" if contract else " (extra, not in the contract)"))
+                   percentile(warm, 50), "PASS" if ok else "FAIL",
+                   "" if contract else " (extra, not in the contract)"))
         rc = daemon.stop()
         if rc != 0:
             log("warning: hookd exited %s after SIGTERM" % rc)

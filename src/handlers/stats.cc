@@ -81,7 +81,7 @@ end:
 static void stats_done(store_read *r) {
   conn *c = (conn *)r->arg;
   if (r->rc == 0) {
-    cache_put(ROUTE_STATS, str{"", 0}, r->gen, &r->out);
+    cache_put(ROUTE_STATS, http_req_query(&c->req), r->gen, &r->out);
     buf tmp = c->out;
     c->out = r->out;
     r->out = tmp;
@@ -94,7 +94,7 @@ static void stats_done(store_read *r) {
 }
 
 void handle_stats(conn *c) {
-  const buf *hit = cache_get(ROUTE_STATS, str{"", 0}, store_generation(c->srv->st));
+  const buf *hit = cache_get(ROUTE_STATS, http_req_query(&c->req), store_generation(c->srv->st));
   if (hit) {
     buf_reset(&c->out);
     buf_append(&c->out, hit->data, hit->len);
