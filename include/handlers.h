@@ -4,7 +4,13 @@
 #ifndef HOOKD_HANDLERS_H
 #define HOOKD_HANDLERS_H
 
+#include "store.h"
+
 struct conn;
+
+/* Shared by the read endpoints (handlers/read.cc): answers from the
+ * response cache or runs `run` on a reader and caches its body. */
+void handle_read(conn *c, store_read_fn run);
 
 void handle_webhook(conn *c);   /* handlers/webhook.cc */
 void handle_messages(conn *c);  /* handlers/messages.cc */

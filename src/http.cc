@@ -40,17 +40,22 @@ static int on_url(llhttp_t *p, const char *at, size_t n) {
   return 0;
 }
 
-static int on_header_field(llhttp_t *p, const char *at, size_t n) {
-  http_req *r = REQ(p);
-  if (count_header_bytes(p, n + 4)) return HPE_USER; /* ": " and CRLF */
+/* Appends a lowercased piece to r->hname (a header name, or the Expect
+ * value); past HTTP_MAX_HEADER_NAME it only notes that it is too long. */
+static void hname_append(http_req *r, const char *at, size_t n) {
   for (size_t i = 0; i < n; i++) {
     if (r->hname_len >= HTTP_MAX_HEADER_NAME) {
       r->hname_long = 1;
-      break;
+      return;
     }
     char c = at[i];
     r->hname[r->hname_len++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
   }
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n) {
+  if (count_header_bytes(p, n + 4)) return HPE_USER; /* ": " and CRLF */
+  hname_append(REQ(p), at, n);
   return 0;
 }
 
@@ -103,14 +108,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
       }
       break;
     case HDR_EXPECT:
-      for (size_t i = 0; i < n; i++) {
-        if (r->hname_len >= HTTP_MAX_HEADER_NAME) {
-          r->hname_long = 1;
-          break;
-        }
-        char c = at[i];
-        r->hname[r->hname_len++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-      }
+      hname_append(r, at, n);
       break;
     default:
       break;

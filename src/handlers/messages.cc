@@ -2,20 +2,16 @@
  *
  * Loop: parse and validate the query string into the conn's job.
  * Worker: one read transaction runs the page query and the total for the
- * filter combination, and writes the JSON body.
- * Loop: send the body. */
+ * filter combination, and writes the JSON body (handlers/read.cc runs it,
+ * with the response cache). */
 #include <stdio.h>
 #include <string.h>
 
 #include "casefold.h"
-#include "cache.h"
 #include "conn.h"
 #include "handlers.h"
-#include "log.h"
-#include "router.h"
 #include "message.h"
 #include "query.h"
-#include "server.h"
 
 #define MAX_LIMIT 100
 #define DEFAULT_LIMIT 50
@@ -265,22 +261,6 @@ done:
   return rc;
 }
 
-/* Loop thread: hand the body built by the worker to the response. */
-static void messages_done(store_read *r) {
-  conn *c = (conn *)r->arg;
-  if (r->rc == 0) {
-    cache_put(ROUTE_MESSAGES, http_req_query(&c->req), r->gen, &r->out);
-    buf tmp = c->out; /* swap: both buffers stay allocated for reuse */
-    c->out = r->out;
-    r->out = tmp;
-    conn_respond(c, HTTP_OK);
-  } else {
-    log_event(LOG_ERROR, "db_error", r->err);
-    conn_respond_detail(c, HTTP_INTERNAL_ERROR, "database error");
-  }
-  conn_release(c);
-}
-
 void handle_messages(conn *c) {
   msg_errors errs;
   errs.n = 0;
@@ -292,21 +272,5 @@ void handle_messages(conn *c) {
     conn_respond(c, HTTP_UNPROCESSABLE);
     return;
   }
-  const buf *hit = cache_get(ROUTE_MESSAGES, http_req_query(&c->req),
-                             store_generation(c->srv->st));
-  if (hit) {
-    buf_reset(&c->out);
-    buf_append(&c->out, hit->data, hit->len);
-    conn_respond(c, HTTP_OK);
-    return;
-  }
-  r->run = messages_run;
-  r->done = messages_done;
-  r->arg = c;
-  if (store_read_submit(c->srv->st, r) != 0) {
-    c->resp.retry_after = 1;
-    conn_respond_detail(c, HTTP_UNAVAILABLE, "server overloaded, retry later");
-    return;
-  }
-  conn_hold(c);
+  handle_read(c, messages_run);
 }

@@ -2,12 +2,8 @@
  * insert triggers maintain (no scan of messages). */
 #include <stdio.h>
 
-#include "cache.h"
 #include "conn.h"
 #include "handlers.h"
-#include "log.h"
-#include "router.h"
-#include "server.h"
 
 static int step_done(sqlite3_stmt *s, int rc, store_read *r, sqlite3 *db) {
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -78,37 +74,4 @@ end:
   return ret;
 }
 
-static void stats_done(store_read *r) {
-  conn *c = (conn *)r->arg;
-  if (r->rc == 0) {
-    cache_put(ROUTE_STATS, http_req_query(&c->req), r->gen, &r->out);
-    buf tmp = c->out;
-    c->out = r->out;
-    r->out = tmp;
-    conn_respond(c, HTTP_OK);
-  } else {
-    log_event(LOG_ERROR, "db_error", r->err);
-    conn_respond_detail(c, HTTP_INTERNAL_ERROR, "database error");
-  }
-  conn_release(c);
-}
-
-void handle_stats(conn *c) {
-  const buf *hit = cache_get(ROUTE_STATS, http_req_query(&c->req), store_generation(c->srv->st));
-  if (hit) {
-    buf_reset(&c->out);
-    buf_append(&c->out, hit->data, hit->len);
-    conn_respond(c, HTTP_OK);
-    return;
-  }
-  store_read *r = &c->job;
-  r->run = stats_run;
-  r->done = stats_done;
-  r->arg = c;
-  if (store_read_submit(c->srv->st, r) != 0) {
-    c->resp.retry_after = 1;
-    conn_respond_detail(c, HTTP_UNAVAILABLE, "server overloaded, retry later");
-    return;
-  }
-  conn_hold(c);
-}
+void handle_stats(conn *c) { handle_read(c, stats_run); }
