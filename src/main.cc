@@ -53,6 +53,16 @@ static const char usage[] =
     "\n"
     "SIGTERM/SIGINT: graceful shutdown. SIGHUP: reload WEBHOOK_SECRET_FILE.\n";
 
+/* A SIGHUP reload: the worker reads the file (secret_file never changes
+ * after start-up), the loop installs the result. */
+struct reload_job {
+  uv_work_t job;
+  char *secret; /* malloc'd, handed to g.cfg on success */
+  size_t len;
+  int rc;
+  char err[600];
+};
+
 static struct {
   uv_loop_t *loop;
   config cfg;
@@ -60,6 +70,8 @@ static struct {
   uv_signal_t sigterm, sigint, sighup;
   uv_timer_t watchdog;       /* sd_notify WATCHDOG=1, when WATCHDOG_USEC is set */
   store_read startup_check;  /* READY=1 is sent after this succeeds */
+  reload_job reload;         /* SIGHUP's secret-file read */
+  int reload_running;
 } g;
 
 /* --healthcheck: a tiny blocking HTTP client for container health checks. */
@@ -163,6 +175,29 @@ static void on_stopped(server *) {
 
 static void on_store_idle(void *arg) { server_check_stopped((server *)arg); }
 
+/* SIGHUP: the secret file is read on the threadpool (a file read is disk
+ * I/O, never done on the loop); the loop swaps the secret in afterwards. */
+static void reload_work(uv_work_t *w) {
+  reload_job *j = (reload_job *)w->data;
+  j->secret = NULL;
+  j->rc = config_read_secret_file(g.cfg.secret_file, &j->secret, &j->len, j->err,
+                                  sizeof(j->err));
+}
+
+static void reload_done(uv_work_t *w, int) {
+  reload_job *j = (reload_job *)w->data;
+  g.reload_running = 0;
+  if (j->rc != 0) {
+    log_event(LOG_ERROR, "reload_failed", j->err);
+  } else {
+    free(g.cfg.secret);
+    g.cfg.secret = j->secret;
+    g.cfg.secret_len = j->len;
+    log_event(LOG_INFO, "reload", "webhook secret reloaded from WEBHOOK_SECRET_FILE");
+  }
+  notify_send("READY=1");
+}
+
 static void on_signal(uv_signal_t *h, int signum) {
   if (signum == SIGHUP) {
     notify_send("RELOADING=1");
@@ -171,19 +206,10 @@ static void on_signal(uv_signal_t *h, int signum) {
       log_event(LOG_INFO, "reload", "SIGHUP: nothing to reload (WEBHOOK_SECRET_FILE unset)");
       return;
     }
-    char *secret;
-    size_t len;
-    char err[600];
-    if (config_read_secret_file(g.cfg.secret_file, &secret, &len, err, sizeof(err)) != 0) {
-      log_event(LOG_ERROR, "reload_failed", err);
-      notify_send("READY=1");
-      return;
-    }
-    free(g.cfg.secret);
-    g.cfg.secret = secret;
-    g.cfg.secret_len = len;
-    log_event(LOG_INFO, "reload", "webhook secret reloaded from WEBHOOK_SECRET_FILE");
-    notify_send("READY=1");
+    if (g.reload_running) return; /* the running reload reads the newest file */
+    g.reload_running = 1;
+    g.reload.job.data = &g.reload;
+    uv_queue_work(g.loop, &g.reload.job, reload_work, reload_done);
     return;
   }
   (void)h;
