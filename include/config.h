@@ -27,6 +27,7 @@ struct config {
   uint32_t max_queue;        /* MAX_QUEUE: writes + reads waiting for the database */
   uint32_t readers;          /* DB_READERS: reader connections */
   int sync;                  /* DB_SYNCHRONOUS: FULL (default), NORMAL, OFF */
+  uint32_t busy_timeout_ms;  /* DB_BUSY_TIMEOUT_MS: wait for another process's lock */
 };
 
 /* Fills cfg from the environment (getenv). On a malformed value writes one

@@ -138,6 +138,11 @@ uint32_t store_queue_depth(const store *st); /* inserts waiting or committing */
  * its requests is answered. Read results are valid for one generation. */
 uint64_t store_generation(const store *st);
 uint64_t store_db_errors(const store *st);   /* failed batches and reads */
+/* NULL when the last write batch committed (or none ran yet); otherwise the
+ * SQLite message of the last failure, while it is younger than
+ * STORE_WRITE_FAIL_MS and no batch has committed since. For readiness. */
+#define STORE_WRITE_FAIL_MS 10000
+const char *store_write_error(const store *st, int64_t now_ms);
 const char *store_path(const store *st);
 
 #endif

@@ -45,6 +45,7 @@ static const char usage[] =
     "  MAX_QUEUE            database work waiting, per queue (default 16384)\n"
     "  DB_READERS           reader connections, 1-8 (default 2)\n"
     "  DB_SYNCHRONOUS       FULL (default), NORMAL or OFF\n"
+    "  DB_BUSY_TIMEOUT_MS   wait this long for another process's lock (default 5000)\n"
     "\n"
     "  --sign         print hex(HMAC-SHA256(WEBHOOK_SECRET, stdin)) and exit\n"
     "  --healthcheck  GET /health/ready on HOST:PORT (127.0.0.1 for 0.0.0.0);\n"

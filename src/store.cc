@@ -204,6 +204,7 @@ struct store {
   uv_loop_t *loop;
   char path[1024];
   int sync;
+  int busy_ms;                        /* busy_timeout of every connection */
   sqlite3 *wdb;                       /* writer connection */
   sqlite3_stmt *wstmts[STMT_COUNT];
   store_insert *q_head, *q_tail;      /* waiting inserts */
@@ -219,6 +220,8 @@ struct store {
   uint32_t r_len;
   uint64_t db_errors;
   uint64_t generation;                /* bumped by commits that created rows */
+  int64_t write_fail_ms;              /* when the last batch failed, 0 if it did not */
+  char write_err[256];                /* and why */
   void (*idle_cb)(void *);
   void *idle_arg;
   store_commit_hook commit_hook;
@@ -283,7 +286,8 @@ static int register_functions(sqlite3 *db) {
 }
 
 /* Opens a connection with hookd's pragmas. Returns NULL and err on failure. */
-static sqlite3 *open_conn(const char *path, int sync, int readonly, char *err, size_t errlen) {
+static sqlite3 *open_conn(const char *path, int sync, int busy_ms, int readonly, char *err,
+                          size_t errlen) {
   sqlite3 *db = NULL;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (readonly ? 0 : SQLITE_OPEN_CREATE);
   int rc = sqlite3_open_v2(path, &db, flags, NULL);
@@ -293,7 +297,7 @@ static sqlite3 *open_conn(const char *path, int sync, int readonly, char *err, s
     return NULL;
   }
   sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, 5000);
+  sqlite3_busy_timeout(db, busy_ms);
   if (register_functions(db) != SQLITE_OK) {
     snprintf(err, errlen, "cannot register SQL functions: %s", sqlite3_errmsg(db));
     sqlite3_close(db);
@@ -382,11 +386,12 @@ store *store_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) 
   st->loop = loop;
   snprintf(st->path, sizeof(st->path), "%s", cfg->db_path);
   st->sync = cfg->sync;
+  st->busy_ms = (int)cfg->busy_timeout_ms;
   st->max_queue = cfg->max_queue;
   st->nreaders = (int)(cfg->readers > STORE_MAX_READERS ? STORE_MAX_READERS : cfg->readers);
   char why[512];
   if (make_parent_dirs(st->path, why, sizeof(why))) goto fail;
-  st->wdb = open_conn(st->path, st->sync, 0, why, sizeof(why));
+  st->wdb = open_conn(st->path, st->sync, st->busy_ms, 0, why, sizeof(why));
   if (!st->wdb) goto fail;
   {
     /* journal_mode answers with the mode it ended up in. */
@@ -447,6 +452,11 @@ void store_set_commit_hook(store *st, store_commit_hook hook) { st->commit_hook 
 uint32_t store_queue_depth(const store *st) { return st->q_len; }
 uint64_t store_db_errors(const store *st) { return st->db_errors; }
 uint64_t store_generation(const store *st) { return st->generation; }
+
+const char *store_write_error(const store *st, int64_t now_ms) {
+  if (!st->write_fail_ms || now_ms - st->write_fail_ms > STORE_WRITE_FAIL_MS) return NULL;
+  return st->write_err;
+}
 const char *store_path(const store *st) { return st->path; }
 
 static void check_idle(store *st) {
@@ -569,7 +579,13 @@ static void batch_done(uv_work_t *w, int status) {
     b->ok = 0;
     snprintf(b->err, sizeof(b->err), "batch cancelled");
   }
-  if (!b->ok) st->db_errors++;
+  if (!b->ok) {
+    st->db_errors++;
+    st->write_fail_ms = clock_wall_ms();
+    snprintf(st->write_err, sizeof(st->write_err), "%s", b->err);
+  } else {
+    st->write_fail_ms = 0;
+  }
   if (st->commit_hook) st->commit_hook(b->n, b->duration_ns, b->ok);
   st->q_len -= (uint32_t)b->n;
   /* batch_running stays set while the callbacks run: a callback may submit
@@ -628,7 +644,7 @@ static void read_work(uv_work_t *w) {
   store *st = r->st;
   reader_slot *slot = &st->readers[r->slot];
   if (!slot->db) {
-    slot->db = open_conn(st->path, st->sync, 1, r->err, sizeof(r->err));
+    slot->db = open_conn(st->path, st->sync, st->busy_ms, 1, r->err, sizeof(r->err));
     if (!slot->db) {
       r->rc = -1;
       return;

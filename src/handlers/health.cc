@@ -1,6 +1,7 @@
 /* handlers/health.cc: GET /health/live and GET /health/ready. */
 #include <stdio.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "handlers.h"
 #include "log.h"
@@ -45,6 +46,13 @@ void handle_ready(conn *c) {
   }
   if (!s->cfg->secret) {
     not_ready(c, "webhook secret not configured");
+    return;
+  }
+  const char *werr = store_write_error(s->st, clock_wall_ms());
+  if (werr) {
+    char reason[320];
+    snprintf(reason, sizeof(reason), "database: writes failing: %s", werr);
+    not_ready(c, reason);
     return;
   }
   c->job.run = store_read_ready;

@@ -521,3 +521,33 @@ def test_slow_stdout_does_not_block_requests(hookd_factory):
     assert d.stop() == 0, d.describe()
     assert_all_lines_are_json(d)
     assert d.row(m["message_id"]) is not None
+
+
+def test_locked_database_503_unready_then_recovers(hookd_factory):
+    """Another process holds the write lock past DB_BUSY_TIMEOUT_MS: the
+    webhook gets 503 + Retry-After and is not stored, readiness turns 503
+    with the reason; once the lock is gone the same webhook is stored and
+    readiness recovers."""
+    import sqlite3 as _sqlite3
+    srv = hookd_factory(env={"DB_BUSY_TIMEOUT_MS": "200"})
+    assert srv.request("GET", "/health/ready").status == 200
+    locker = _sqlite3.connect(srv.db_path, timeout=5, isolation_level=None)
+    try:
+        locker.execute("BEGIN IMMEDIATE")
+        payload = message(message_id="locked-1")
+        r = srv.post_webhook(payload)
+        assert r.status == 503, r
+        assert r.header("Retry-After") == "1"
+        assert r.json() == {"detail": "database busy, retry later"}
+        ready = srv.request("GET", "/health/ready")
+        assert ready.status == 503
+        assert "writes failing" in ready.json()["detail"]
+        srv.wait_record(lambda rec: rec.get("event") == "db_error")
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert srv.row("locked-1") is None
+    r = srv.post_webhook(payload)
+    assert r.status == 200, r
+    assert srv.row("locked-1") is not None
+    assert srv.request("GET", "/health/ready").status == 200
