@@ -688,3 +688,20 @@ def test_max_connections(hookd_factory):
             c.close()
 
     wait_until(new_client_served, timeout=10, interval=0.05, what="a freed connection slot")
+
+
+def test_dashboard_page(hookd_factory):
+    """GET / serves the embedded dashboard: HTML, no caching surprises, only
+    same-origin API calls, and no innerHTML (user text is set with
+    textContent, so a message cannot inject markup)."""
+    srv = hookd_factory()
+    r = srv.request("GET", "/")
+    assert r.status == 200, r
+    assert r.header("Content-Type") == "text/html; charset=utf-8"
+    assert r.header("Cache-Control") == "no-cache"
+    page = r.body.decode("utf-8")
+    assert "<title>hookd</title>" in page
+    for api in ("/stats", "/messages?", "/metrics", "/health/ready"):
+        assert api in page, api
+    assert "innerHTML" not in page and "http://" not in page and "https://" not in page
+    assert srv.request("POST", "/").status == 405
