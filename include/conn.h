@@ -80,12 +80,15 @@ int conn_accept(server *s);
 /* Writes the response: status from resp_status, body already in c->out.
  * Logs the request and records metrics. Safe on a closing conn. */
 void conn_respond(conn *c, int status);
+/* Shorthand: a copy of body[0..len) with status. */
+void conn_respond_body(conn *c, int status, const void *body, size_t len);
 /* Shorthand: {"detail": detail} with status. */
 void conn_respond_detail(conn *c, int status, const char *detail);
 void conn_hold(conn *c);
-/* Drops a hold; returns 1 if the conn is still open for a response. */
+/* Drops a hold; frees the conn if it was closed meanwhile and this was the
+ * last reference. A job's callback answers first (conn_respond is safe on a
+ * closing conn), then releases. */
 void conn_release(conn *c);
-int conn_alive(const conn *c);
 /* Closes now (no response). */
 void conn_close(conn *c);
 /* For shutdown: close if idle, otherwise close after the current response. */

@@ -44,12 +44,10 @@ struct str {
   X(408, REQUEST_TIMEOUT, "Request Timeout") \
   X(413, PAYLOAD_TOO_LARGE, "Content Too Large") \
   X(414, URI_TOO_LONG, "URI Too Long")       \
-  X(415, UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type") \
   X(417, EXPECTATION_FAILED, "Expectation Failed") \
   X(422, UNPROCESSABLE, "Unprocessable Content") \
   X(431, HEADERS_TOO_LARGE, "Request Header Fields Too Large") \
   X(500, INTERNAL_ERROR, "Internal Server Error") \
-  X(501, NOT_IMPLEMENTED, "Not Implemented") \
   X(503, UNAVAILABLE, "Service Unavailable") \
   X(505, VERSION_NOT_SUPPORTED, "HTTP Version Not Supported")
 

@@ -16,7 +16,7 @@
 #include "defs.h"
 
 /* Headers hookd looks at; every other header is counted and skipped. */
-enum http_hdr { HDR_OTHER = 0, HDR_SIGNATURE, HDR_REQUEST_ID, HDR_EXPECT, HDR_CONTENT_TYPE };
+enum http_hdr { HDR_OTHER = 0, HDR_SIGNATURE, HDR_REQUEST_ID, HDR_EXPECT };
 
 struct http_limits {
   uint32_t max_header_bytes; /* request line + headers */

@@ -16,8 +16,6 @@
 int log_init(int level, int fd);
 /* Flushes everything pending and stops the writer thread. */
 void log_shutdown(void);
-void log_set_level(int level);
-int log_enabled(int level);
 /* Starts a line: returns a scratch buf holding `{"ts":"...","level":"..."`
  * or NULL when level is filtered out. Append `,"key":value` pairs, then
  * call log_end. */

@@ -96,7 +96,8 @@ struct store_read {
   void *arg;           /* caller's; the worker may read it if it says so */
   int rc;              /* 0 or -1 */
   char err[256];       /* SQLite message on failure */
-  buf out;             /* result body built on the worker; caller frees */
+  buf out;             /* result body built on the worker; owned by the
+                          * struct's owner (a conn frees its job's) */
   uint64_t gen;        /* store generation when submitted (for the cache) */
   store_query query;   /* input of the /messages job */
 };

@@ -58,7 +58,6 @@ void conn_close(conn *c) {
 
 void conn_hold(conn *c) { c->refs++; }
 void conn_release(conn *c) { conn_unref(c); }
-int conn_alive(const conn *c) { return !(c->flags & CF_CLOSING); }
 
 static void alloc_cb(uv_handle_t *, size_t, uv_buf_t *b) {
   b->base = read_buffer;
@@ -374,6 +373,12 @@ void conn_respond(conn *c, int status) {
   timer_set(c, c->srv->cfg->idle_timeout_ms);
   if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, (unsigned)nbufs, on_write) != 0)
     conn_close(c);
+}
+
+void conn_respond_body(conn *c, int status, const void *body, size_t len) {
+  buf_reset(&c->out);
+  buf_append(&c->out, body, len);
+  conn_respond(c, status);
 }
 
 void conn_respond_detail(conn *c, int status, const char *detail) {

@@ -86,10 +86,6 @@ void log_shutdown(void) {
   buf_free(&g_log.scratch);
 }
 
-void log_set_level(int level) { g_log.level = level; }
-
-int log_enabled(int level) { return level >= g_log.level; }
-
 buf *log_begin(int level) {
   if (level < g_log.level) return NULL;
   char ts[CLOCK_ISO_LEN + 1];

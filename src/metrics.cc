@@ -237,7 +237,7 @@ void metrics_render(buf *b, const metrics_sample *s, uint32_t queue_depth, uint6
   sample_u(b, "hookd_connections_open", NULL, (uint64_t)g_m.conns_open);
   family(b, "hookd_connections_total", "counter", "Client connections accepted.");
   sample_u(b, "hookd_connections_total", NULL, g_m.conns_total);
-  family(b, "hookd_requests_in_flight", "gauge", "Requests waiting for the database.");
+  family(b, "hookd_requests_in_flight", "gauge", "Webhooks waiting for their commit.");
   sample_u(b, "hookd_requests_in_flight", NULL, (uint64_t)g_m.inflight);
   family(b, "hookd_request_timeouts_total", "counter", "Requests answered 408 (slow clients).");
   sample_u(b, "hookd_request_timeouts_total", NULL, g_m.timeouts);

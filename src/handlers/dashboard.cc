@@ -7,9 +7,7 @@
 #include "dashboard_html.h"
 
 void handle_dashboard(conn *c) {
-  buf_reset(&c->out);
-  buf_append(&c->out, dashboard_html, dashboard_html_len);
   c->resp.content_type = "text/html; charset=utf-8";
   c->resp.cache = "no-cache";
-  conn_respond(c, HTTP_OK);
+  conn_respond_body(c, HTTP_OK, dashboard_html, dashboard_html_len);
 }

@@ -27,9 +27,7 @@ static void read_done(store_read *r) {
 void handle_read(conn *c, store_read_fn run) {
   const buf *hit = cache_get(c->route, http_req_query(&c->req), store_generation(c->srv->st));
   if (hit) {
-    buf_reset(&c->out);
-    buf_append(&c->out, hit->data, hit->len);
-    conn_respond(c, HTTP_OK);
+    conn_respond_body(c, HTTP_OK, hit->data, hit->len);
     return;
   }
   store_read *r = &c->job;

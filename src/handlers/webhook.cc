@@ -16,9 +16,7 @@
 
 static void respond_ok(conn *c) {
   static const char body[] = "{\"status\":\"ok\"}";
-  buf_reset(&c->out);
-  buf_append(&c->out, body, sizeof(body) - 1);
-  conn_respond(c, HTTP_OK);
+  conn_respond_body(c, HTTP_OK, body, sizeof(body) - 1);
 }
 
 static void set_result(conn *c, int result) {
