@@ -35,7 +35,6 @@ import hmac
 import http.client
 import json
 import os
-import platform
 import re
 import resource
 import secrets
@@ -48,6 +47,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 import urllib.parse
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -647,42 +649,10 @@ def write_dup_file(src, dst, stored):
 # Main
 # ---------------------------------------------------------------------------
 
-def machine_info():
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    mem = "?"
-    try:
-        with open("/proc/meminfo") as f:
-            mem = "%.1f GiB" % (int(f.readline().split()[1]) / 1048576)
-    except OSError:
-        pass
-    return "%d CPUs (%s), %s RAM, Linux %s" % (os.cpu_count() or 0, model, mem, platform.release())
-
-
 def build(a):
     if a.hookd:
         return os.path.abspath(a.hookd)
-    bdir = os.path.join(ROOT, "build-release")
-    steps = []
-    if not os.path.exists(os.path.join(bdir, "build.ninja")):
-        steps.append(["meson", "setup", "build-release", "--buildtype=release"])
-    steps.append(["ninja", "-C", "build-release"])
-    for cmd in steps:
-        note("building: " + " ".join(cmd))
-        p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True, timeout=900)
-        if p.returncode != 0:
-            sys.stderr.write(p.stdout[-4000:])
-            raise SystemExit("bench: '%s' failed (exit %d); fix the build or pass --hookd PATH"
-                             % (" ".join(cmd), p.returncode))
-    return os.path.join(bdir, "hookd")
+    return benchlib.build_release(note)
 
 
 def raise_nofile(want=65536):
@@ -726,7 +696,7 @@ def main(argv=None):
         cmdline = " ".join(shlex.quote(x) for x in [sys.executable] + sys.argv)
     log("hookd benchmark  %s" % dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ"))
     log("command:  %s   (cwd %s)" % (cmdline, os.getcwd()))
-    log("machine:  %s" % machine_info())
+    log("machine:  %s" % benchlib.machine_info())
     b0, own0 = system_busy(), time.process_time()
     time.sleep(1.0)
     busy = system_busy() - b0 - (time.process_time() - own0)
@@ -808,7 +778,6 @@ def main(argv=None):
 
         # --- scenarios -----------------------------------------------------
         base = "http://%s:%d" % (HOST, h.port)
-        sent_created = {}
 
         def scenario(name, script, conns, args, url=None, expect=None, unique_prefix=None):
             note("scenario %s" % name)
@@ -877,10 +846,10 @@ def main(argv=None):
         note("duplicate file: %d lines (ids stored by scenario 1)" % ndup)
         if ndup == 0:
             raise SystemExit("bench: scenario 1 stored nothing; cannot run the duplicate scenario")
-        r3 = scenario("3 duplicate webhooks c%d" % a.connections, "webhook.lua", a.connections,
-                      [files["dup"], str(a.threads)], url=base + "/webhook", expect="duplicate")
-        r4 = scenario("4 invalid signatures c%d" % a.connections, "webhook.lua", a.connections,
-                      [files["inv"], str(a.threads)], url=base + "/webhook", expect="401")
+        scenario("3 duplicate webhooks c%d" % a.connections, "webhook.lua", a.connections,
+                 [files["dup"], str(a.threads)], url=base + "/webhook", expect="duplicate")
+        scenario("4 invalid signatures c%d" % a.connections, "webhook.lua", a.connections,
+                 [files["inv"], str(a.threads)], url=base + "/webhook", expect="401")
 
         st, b = http_req(h.port, "GET", "/messages")
         page = json.loads(b) if st == 200 else {}
@@ -899,9 +868,9 @@ def main(argv=None):
         if st != 200 or nrows < 1:
             failures.append("GET %s: status %d, %d rows" % (from_path, st, nrows))
 
-        r5 = scenario("5 GET /messages (50 rows)", "get.lua", a.connections, ["/messages"])
-        r6 = scenario("6 GET /messages?from= (%d rows)" % nrows, "get.lua", a.connections, [from_path])
-        r7 = scenario("7 GET /stats", "get.lua", a.connections, ["/stats"])
+        scenario("5 GET /messages (50 rows)", "get.lua", a.connections, ["/messages"])
+        scenario("6 GET /messages?from= (%d rows)" % nrows, "get.lua", a.connections, [from_path])
+        scenario("7 GET /stats", "get.lua", a.connections, ["/stats"])
         r8 = scenario("8 mix 80%% webhooks/20%% GET /messages c%d" % a.connections, "mix.lua",
                       a.connections, [files["mix"], str(a.threads), "/messages"],
                       unique_prefix=run_id + "mx")

@@ -31,6 +31,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 import urllib.parse
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -61,22 +64,6 @@ def log(msg):
 # ---------------------------------------------------------------------------
 # Build
 # ---------------------------------------------------------------------------
-
-def build_release(deadline):
-    bdir = os.path.join(ROOT, "build-release")
-    steps = [["ninja", "-C", "build-release"]]
-    if not os.path.exists(os.path.join(bdir, "build.ninja")):
-        steps.insert(0, ["meson", "setup", "build-release", "--buildtype=release"])
-    for cmd in steps:
-        log("building: %s" % " ".join(cmd))
-        p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True, timeout=max(1, deadline.left()))
-        if p.returncode != 0:
-            sys.stdout.write(p.stdout[-4000:])
-            raise SystemExit("bench: '%s' failed (exit %d); fix the build or pass --hookd PATH"
-                             % (" ".join(cmd), p.returncode))
-    return os.path.join(bdir, "hookd")
-
 
 # ---------------------------------------------------------------------------
 # Daemon control
@@ -427,24 +414,6 @@ def measure(port, path, check, n_req, n_warm, deadline, cold=True):
 
 # ---------------------------------------------------------------------------
 
-def machine_info():
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        nproc = subprocess.run(["nproc"], capture_output=True, text=True,
-                               timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        nproc = str(len(os.sched_getaffinity(0)))
-    return nproc, model
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hookd", help="hookd binary (default: build and use build-release/hookd)")
@@ -461,12 +430,11 @@ def main():
         ap.error("need --rows >= 1000, 1 <= --senders <= --rows, --requests >= 1")
     deadline = Deadline(a.time_limit)
 
-    nproc, model = machine_info()
-    log("machine: nproc=%s cpu=%s; python %s, sqlite %s"
-        % (nproc, model, sys.version.split()[0], sqlite3.sqlite_version))
+    log("machine: %s; python %s, sqlite %s"
+        % (benchlib.machine_info(), sys.version.split()[0], sqlite3.sqlite_version))
     log("command: %s" % " ".join(shlex.quote(x) for x in [sys.executable] + sys.argv))
 
-    binary = os.path.abspath(a.hookd) if a.hookd else build_release(deadline)
+    binary = os.path.abspath(a.hookd) if a.hookd else benchlib.build_release(log, timeout=max(1, deadline.left()))
     if not os.access(binary, os.X_OK):
         raise SystemExit("bench: %s is not executable" % binary)
     log("hookd: %s" % binary)

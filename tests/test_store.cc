@@ -26,9 +26,8 @@ static void on_commit(int n, uint64_t, int) {
   if (n > max_batch) max_batch = n;
 }
 
-static store *open_tmp(uv_loop_t *loop, char *dir, uint32_t max_queue) {
-  strcpy(dir, "/tmp/hookd-test-XXXXXX");
-  if (!mkdtemp(dir)) return NULL;
+/* Opens (creating) the store at DIR/sub/app.db. */
+static store *open_in(uv_loop_t *loop, const char *dir, uint32_t max_queue) {
   config cfg;
   memset(&cfg, 0, sizeof(cfg));
   snprintf(cfg.db_path, sizeof(cfg.db_path), "%s/sub/app.db", dir);
@@ -41,7 +40,14 @@ static store *open_tmp(uv_loop_t *loop, char *dir, uint32_t max_queue) {
   return st;
 }
 
-static message make(const char *id, char *ts_key) {
+/* A fresh temp dir (its name into dir) and a store in it. */
+static store *open_tmp(uv_loop_t *loop, char *dir, uint32_t max_queue) {
+  strcpy(dir, "/tmp/hookd-test-XXXXXX");
+  if (!mkdtemp(dir)) return NULL;
+  return open_in(loop, dir, max_queue);
+}
+
+static message make(const char *id) {
   message m;
   memset(&m, 0, sizeof(m));
   m.message_id = str{id, strlen(id)};
@@ -50,7 +56,6 @@ static message make(const char *id, char *ts_key) {
   m.ts = STR_LIT("2025-01-15T10:00:00Z");
   const char *why;
   ts_parse(m.ts.base, m.ts.len, m.ts_key, &m.ts_key_len, &why);
-  (void)ts_key;
   return m;
 }
 
@@ -92,7 +97,7 @@ TEST(group_commit_and_duplicates_in_one_batch) {
   const int order[10] = {0, 1, 2, 3, 4, 1, 2, 3, 4, 0};
   for (int i = 0; i < 10; i++) {
     snprintf(ids[i], sizeof(ids[i]), "m%d", order[i]);
-    message m = make(ids[i], NULL);
+    message m = make(ids[i]);
     CHECK_EQ_INT(store_submit(st, &m, 1700000000000, on_insert, &r), 0);
   }
   CHECK_EQ_INT(store_queue_depth(st), 10);
@@ -120,7 +125,7 @@ TEST(queue_bound_refuses_past_max) {
   results r = {};
   const char *ids[4] = {"a", "b", "c", "d"};
   for (int i = 0; i < 4; i++) {
-    message m = make(ids[i], NULL);
+    message m = make(ids[i]);
     CHECK_EQ_INT(store_submit(st, &m, 1700000000000, on_insert, &r), i < 3 ? 0 : -1);
   }
   uv_run(&loop, UV_RUN_DEFAULT);
@@ -161,18 +166,11 @@ TEST(reopen_keeps_rows_and_schema) {
   CHECK(st != NULL);
   if (!st) return;
   results r = {};
-  message m = make("persist", NULL);
+  message m = make("persist");
   store_submit(st, &m, 1700000000000, on_insert, &r);
   uv_run(&loop, UV_RUN_DEFAULT);
   store_close(st);
-  config cfg;
-  memset(&cfg, 0, sizeof(cfg));
-  snprintf(cfg.db_path, sizeof(cfg.db_path), "%s/sub/app.db", dir);
-  cfg.sync = STORE_SYNC_FULL;
-  cfg.max_queue = 10;
-  cfg.readers = 1;
-  char err[600];
-  st = store_open(&loop, &cfg, err, sizeof(err));
+  st = open_in(&loop, dir, 10);
   CHECK(st != NULL);
   if (st) {
     store_submit(st, &m, 1700000000000, on_insert, &r);
