@@ -140,6 +140,48 @@ def proc_cpu(pid):
     return (int(rest[11]) + int(rest[12])) / CLK_TCK
 
 
+def proc_write_bytes(pid):
+    """Bytes PID caused to be sent to storage (/proc/PID/io write_bytes), or None."""
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            for line in f:
+                if line.startswith("write_bytes:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def disk_reference(folder, seconds=6.0):
+    """The storage ceiling under the database folder, bounded in time: MB/s
+    of 1 MiB sequential writes followed by one fdatasync (like a WAL filling
+    up), and the median time of a 4 KiB write + fdatasync (like a commit of
+    one page). Returns (mb_per_s, fsync_ms)."""
+    path = os.path.join(folder, "disk-reference.tmp")
+    chunk = b"\xa5" * (1 << 20)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        t0 = time.monotonic()
+        n = 0
+        while n < 512 and time.monotonic() - t0 < seconds / 2:
+            os.write(fd, chunk)
+            n += 1
+        os.fdatasync(fd)
+        mbps = n / (time.monotonic() - t0)
+        lat = []
+        t1 = time.monotonic()
+        while len(lat) < 500 and time.monotonic() - t1 < seconds / 2:
+            a = time.monotonic()
+            os.pwrite(fd, chunk[:4096], (len(lat) % 256) * 4096)
+            os.fdatasync(fd)
+            lat.append(time.monotonic() - a)
+        lat.sort()
+        return mbps, lat[len(lat) // 2] * 1000 if lat else 0.0
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
 def children_of(pid):
     out = []
     for d in os.listdir("/proc"):
@@ -763,6 +805,10 @@ def main(argv=None):
                 ceil[(workers, conns)] = r
                 rows.append(("ceiling nginx %dw c%d" % (workers, conns), r, {"ceiling": True}))
 
+        # --- storage reference ---------------------------------------------
+        note("disk reference in %s" % tmp)
+        disk_mbps, disk_fsync_ms = disk_reference(tmp)
+
         # --- hookd ---------------------------------------------------------
         h = Hookd(binary, tmp, secret)
         h.start()
@@ -784,10 +830,13 @@ def main(argv=None):
             reset_hwm(pid)
             m0 = scrape(h.port)
             cpu0, busy0, kid0 = proc_cpu(pid), system_busy(), children_cpu()
+            wb0 = proc_write_bytes(pid)
             r = run_wrk(a, url or base, script, conns, args)
             cpu1, busy1, kid1 = proc_cpu(pid), system_busy(), children_cpu()
+            wb1 = proc_write_bytes(pid)
             time.sleep(0.5)   # let in-flight commits finish before counting
             m1 = scrape(h.port)
+            r.disk_bytes = wb1 - wb0 if wb0 is not None and wb1 is not None else None
             r.rss, r.hwm = proc_status(pid)
             r.server_cpu = cpu1 - cpu0
             r.other_cpu = max(0.0, (busy1 - busy0) - (cpu1 - cpu0) - (kid1 - kid0))
@@ -893,9 +942,9 @@ def main(argv=None):
             note("kept %s" % tmp)
 
     # --- report ------------------------------------------------------------
-    log("%-44s %9s %8s %8s %8s %7s %8s %8s %8s %7s %6s" % (
+    log("%-44s %9s %8s %8s %8s %7s %8s %8s %8s %7s %6s %9s" % (
         "scenario", "req/s", "p50 ms", "p99 ms", "non-2xx", "sockerr", "peak MB", "end MB",
-        "cpu/1k", "x ceil", "other"))
+        "cpu/1k", "x ceil", "other", "disk KB/r"))
     for name, r, extra in rows:
         if not r.ok:
             log("%-44s  FAILED: %s" % (name, "; ".join(r.warnings)))
@@ -906,15 +955,20 @@ def main(argv=None):
             c = ceil.get((1, r.conns))
         ratio = "%.2f" % (r.rps / c.rps) if c and c.rps else "-"
         cpu1k = r.server_cpu / r.get("requests") * 1000 if r.get("requests") else 0
-        log("%-44s %9.0f %8.2f %8.2f %8d %7d %8.1f %8.1f %8.3f %7s %6s" % (
+        db = getattr(r, "disk_bytes", None)
+        log("%-44s %9.0f %8.2f %8.2f %8d %7d %8.1f %8.1f %8.3f %7s %6s %9s" % (
             name, r.rps, r.get("p50_us") / 1000, r.get("p99_us") / 1000, r.get("non2xx"),
             r.get("socket_errors"), r.hwm or 0, r.rss or 0, cpu1k, ratio,
-            "%.1fs" % r.other_cpu if hasattr(r, "other_cpu") else "-"))
+            "%.1fs" % r.other_cpu if hasattr(r, "other_cpu") else "-",
+            "%.1f" % (db / 1024.0 / r.get("requests")) if db is not None and r.get("requests") else "-"))
     log("  (peak MB: VmHWM %s; end MB: VmRSS after the scenario; cpu/1k: hookd utime+stime s per "
         "1,000 requests; x ceil: vs nginx 1 worker at the same connections; other: CPU s used by "
-        "processes other than hookd/wrk during the run)"
+        "processes other than hookd/wrk during the run; disk KB/r: bytes hookd sent to storage "
+        "(/proc/PID/io write_bytes: WAL frames and checkpoints) per request)"
         % ("reset before each scenario" if hwm_resettable else "over the process lifetime"))
     log("")
+    log("disk: %.0f MB/s sequential write + fdatasync, %.2f ms median 4 KiB write + fdatasync "
+        "(the storage under the database; unique webhooks are bounded by it)" % (disk_mbps, disk_fsync_ms))
     log("memory: idle VmRSS %.1f MB (VmHWM %.1f MB) right after start: %s"
         % (idle_rss, idle_hwm, idle_parts))
     log("memory: %d keep-alive connections (%d answered /health/live): VmRSS %.1f MB, VmHWM %.1f MB: %s"
