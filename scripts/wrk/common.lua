@@ -7,6 +7,9 @@
 --     read from /proc/self/cmdline (wrk does not tell Lua)
 --   * load_slice(file, tid, T): this thread's disjoint share of a
 --     `signature<TAB>body` file (lines tid, tid+T, tid+2T, ...)
+--   * load_requests(script, args, tid): the init() of the scripts that send
+--     webhooks: file from args[1] or $HOOKD_REQUESTS, T from args[2], the
+--     slice, and the start barrier
 --   * done(): machine-readable summary lines for scripts/bench.py:
 --       HOOKD_WRK key=value key=value ...
 --       HOOKD_WRK_THREAD tid=... lines=... issued=... wraps=... posts=... gets=...
@@ -114,6 +117,20 @@ function M.arrive(tid, nthreads)
       local f = io.open(marker_path(), "wb")
       if f then f:close() end
    end
+end
+
+-- init() of webhook.lua and mix.lua. Returns tid, T, signatures, bodies, n.
+function M.load_requests(script, args, tid)
+   local file = args[1] or os.getenv("HOOKD_REQUESTS")
+   if not file or file == "" then
+      io.stderr:write(script .. ": give the requests file: -- FILE, or HOOKD_REQUESTS=FILE\n")
+      os.exit(2)
+   end
+   local nthreads = M.nthreads(args[2])
+   tid = tonumber(tid) or 1
+   local sigs, bodies, n = M.load_slice(file, tid, nthreads)
+   M.arrive(tid, nthreads)
+   return tid, nthreads, sigs, bodies, n
 end
 
 -- Returns true once this thread may send (false for the format check).

@@ -20,15 +20,7 @@ local sigs, bodies, pos, post, get_req, n
 setup = common.setup
 
 function init(args)
-   local file = args[1] or os.getenv("HOOKD_REQUESTS")
-   if not file or file == "" then
-      io.stderr:write("mix.lua: give the requests file: -- FILE, or HOOKD_REQUESTS=FILE\n")
-      os.exit(2)
-   end
-   nthreads = common.nthreads(args[2])
-   tid = tonumber(tid) or 1
-   sigs, bodies, nlines = common.load_slice(file, tid, nthreads)
-   common.arrive(tid, nthreads)
+   tid, nthreads, sigs, bodies, nlines = common.load_requests("mix.lua", args, tid)
    pos, n = 0, 0
    post = common.poster("/webhook", wrk.headers["Host"])
    local rpath = args[3] or os.getenv("HOOKD_READ_PATH") or "/messages"

@@ -27,15 +27,7 @@ local sigs, bodies, pos, post
 setup = common.setup
 
 function init(args)
-   local file = args[1] or os.getenv("HOOKD_REQUESTS")
-   if not file or file == "" then
-      io.stderr:write("webhook.lua: give the requests file: -- FILE, or HOOKD_REQUESTS=FILE\n")
-      os.exit(2)
-   end
-   nthreads = common.nthreads(args[2])
-   tid = tonumber(tid) or 1
-   sigs, bodies, nlines = common.load_slice(file, tid, nthreads)
-   common.arrive(tid, nthreads)
+   tid, nthreads, sigs, bodies, nlines = common.load_requests("webhook.lua", args, tid)
    pos = 0
    local path = wrk.path
    if path == "/" or path == "" then path = "/webhook" end
