@@ -81,13 +81,38 @@ static void cleanup(const char *dir) {
   if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
 }
 
-TEST(group_commit_and_duplicates_in_one_batch) {
+/* One case's loop, temp dir and store. fixture_open() records a failure and
+ * undoes itself when the store does not open; fixture_close() closes the
+ * store (unless the case already did), checks the loop closes (no handle
+ * left behind) and removes the dir. */
+struct fixture {
   uv_loop_t loop;
-  uv_loop_init(&loop);
   char dir[64];
-  store *st = open_tmp(&loop, dir, 1000);
-  CHECK(st != NULL);
-  if (!st) return;
+  store *st;
+};
+
+static int fixture_open(fixture *f, uint32_t max_queue) {
+  memset(f, 0, sizeof(*f));
+  CHECK_EQ_INT(uv_loop_init(&f->loop), 0);
+  f->st = open_tmp(&f->loop, f->dir, max_queue);
+  CHECK(f->st != NULL);
+  if (f->st) return 1;
+  uv_loop_close(&f->loop);
+  if (f->dir[0]) cleanup(f->dir);
+  return 0;
+}
+
+static void fixture_close(fixture *f) {
+  if (f->st) store_close(f->st);
+  f->st = NULL;
+  CHECK_EQ_INT(uv_loop_close(&f->loop), 0);
+  cleanup(f->dir);
+}
+
+TEST(group_commit_and_duplicates_in_one_batch) {
+  fixture f;
+  if (!fixture_open(&f, 1000)) return;
+  store *st = f.st;
   batches = max_batch = 0;
   store_set_commit_hook(st, on_commit);
   results r = {};
@@ -101,7 +126,7 @@ TEST(group_commit_and_duplicates_in_one_batch) {
     CHECK_EQ_INT(store_submit(st, &m, 1700000000000, on_insert, &r), 0);
   }
   CHECK_EQ_INT(store_queue_depth(st), 10);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_run(&f.loop, UV_RUN_DEFAULT);
   CHECK_EQ_INT(r.created, 5);
   CHECK_EQ_INT(r.duplicate, 5);
   CHECK_EQ_INT(r.error, 0);
@@ -109,78 +134,58 @@ TEST(group_commit_and_duplicates_in_one_batch) {
   CHECK_EQ_INT(max_batch, 9);
   CHECK(store_idle(st));
   CHECK_EQ_INT(store_queue_depth(st), 0);
-  store_close(st);
-  CHECK_EQ_INT(uv_loop_close(&loop), 0);
-  CHECK_EQ_INT(count_rows(dir), 5);
-  cleanup(dir);
+  CHECK_EQ_INT(count_rows(f.dir), 5);
+  fixture_close(&f);
 }
 
 TEST(queue_bound_refuses_past_max) {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  char dir[64];
-  store *st = open_tmp(&loop, dir, 3);
-  CHECK(st != NULL);
-  if (!st) return;
+  fixture f;
+  if (!fixture_open(&f, 3)) return;
   results r = {};
   const char *ids[4] = {"a", "b", "c", "d"};
   for (int i = 0; i < 4; i++) {
     message m = make(ids[i]);
-    CHECK_EQ_INT(store_submit(st, &m, 1700000000000, on_insert, &r), i < 3 ? 0 : -1);
+    CHECK_EQ_INT(store_submit(f.st, &m, 1700000000000, on_insert, &r), i < 3 ? 0 : -1);
   }
-  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_run(&f.loop, UV_RUN_DEFAULT);
   CHECK_EQ_INT(r.created, 3);
-  store_close(st);
-  uv_loop_close(&loop);
-  CHECK_EQ_INT(count_rows(dir), 3);
-  cleanup(dir);
+  CHECK_EQ_INT(count_rows(f.dir), 3);
+  fixture_close(&f);
 }
 
 static int ready_rc = 99;
 static void on_ready(store_read *r) { ready_rc = r->rc; }
 
 TEST(ready_check_runs_on_a_reader) {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  char dir[64];
-  store *st = open_tmp(&loop, dir, 10);
-  CHECK(st != NULL);
-  if (!st) return;
+  fixture f;
+  if (!fixture_open(&f, 10)) return;
   store_read r;
   memset(&r, 0, sizeof(r));
   r.run = store_read_ready;
   r.done = on_ready;
-  CHECK_EQ_INT(store_read_submit(st, &r), 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK_EQ_INT(store_read_submit(f.st, &r), 0);
+  uv_run(&f.loop, UV_RUN_DEFAULT);
   CHECK_EQ_INT(ready_rc, 0);
-  store_close(st);
-  uv_loop_close(&loop);
-  cleanup(dir);
+  fixture_close(&f);
 }
 
 TEST(reopen_keeps_rows_and_schema) {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  char dir[64];
-  store *st = open_tmp(&loop, dir, 10);
-  CHECK(st != NULL);
-  if (!st) return;
+  fixture f;
+  if (!fixture_open(&f, 10)) return;
   results r = {};
   message m = make("persist");
-  store_submit(st, &m, 1700000000000, on_insert, &r);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  store_close(st);
-  st = open_in(&loop, dir, 10);
-  CHECK(st != NULL);
-  if (st) {
-    store_submit(st, &m, 1700000000000, on_insert, &r);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    store_close(st);
+  CHECK_EQ_INT(store_submit(f.st, &m, 1700000000000, on_insert, &r), 0);
+  uv_run(&f.loop, UV_RUN_DEFAULT);
+  store_close(f.st);
+  f.st = open_in(&f.loop, f.dir, 10);
+  CHECK(f.st != NULL);
+  if (f.st) {
+    CHECK_EQ_INT(store_submit(f.st, &m, 1700000000000, on_insert, &r), 0);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
   }
   CHECK_EQ_INT(r.created, 1);
   CHECK_EQ_INT(r.duplicate, 1);
-  uv_loop_close(&loop);
-  cleanup(dir);
+  fixture_close(&f);
 }
 
 TEST(unwritable_path_fails_with_reason) {
