@@ -111,6 +111,8 @@ def main(argv=None):
                 rc = h.stop()
             if not r.ok:
                 raise SystemExit("bench_write_parts: wrk failed for %s: %s" % (name, r.stderr[-500:]))
+            if wb0 is None or wb1 is None:
+                raise SystemExit("bench_write_parts: /proc/%d/io is not readable here" % pid)
             if rc not in (0, None):
                 raise SystemExit("bench_write_parts: hookd exited %s: %s" % (rc, h.stderr_tail()))
             stored = bench.db_count(h.db)
