@@ -22,5 +22,8 @@ done
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 echo "installing:$missing" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# Another apt run (a parallel build, unattended-upgrades) may hold the lock:
+# wait for it instead of failing.
+apt="apt-get -o DPkg::Lock::Timeout=600"
+$sudo $apt update -qq
+DEBIAN_FRONTEND=noninteractive $sudo $apt install -y -qq --no-install-recommends $missing >/dev/null
