@@ -9,11 +9,14 @@ enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 };
 
 enum store_sync { STORE_SYNC_OFF = 0, STORE_SYNC_NORMAL = 1, STORE_SYNC_FULL = 2 };
 
+enum db_engine { DB_ENGINE_SQLITE = 0, DB_ENGINE_POSTGRES = 1 };
+
 struct config {
   char host[256];            /* HOST: listen address */
   int port;                  /* PORT: 0 picks a free port */
   char db_url[1024];         /* DATABASE_URL as given (for logs) */
-  char db_path[1024];        /* file path derived from DATABASE_URL */
+  int db_engine;             /* db_engine: from DATABASE_URL's scheme */
+  char db_path[1024];        /* SQLite: file path derived from DATABASE_URL */
   char *secret;              /* owned; NULL when not configured */
   size_t secret_len;
   char secret_file[1024];    /* WEBHOOK_SECRET_FILE, "" if unset */
@@ -28,6 +31,8 @@ struct config {
   uint32_t readers;          /* DB_READERS: reader connections */
   int sync;                  /* DB_SYNCHRONOUS: FULL (default), NORMAL, OFF */
   uint32_t busy_timeout_ms;  /* DB_BUSY_TIMEOUT_MS: wait for another process's lock */
+  uint32_t index_max_lag;    /* INDEX_MAX_LAG: rows not yet indexed before 503 */
+  uint32_t index_batch;      /* INDEX_BATCH: rows the indexer takes at most at once */
 };
 
 /* Fills cfg from the environment (getenv). On a malformed value writes one

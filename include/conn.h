@@ -18,7 +18,6 @@
 #include "buf.h"
 #include "http.h"
 #include "response.h"
-#include "store.h"
 
 struct server;
 
@@ -72,7 +71,9 @@ struct conn {
   buf out;                  /* response body, reused */
   char head[HTTP_MAX_RESPONSE_HEAD];
   uv_buf_t wbufs[2];        /* head + body while a write is pending */
-  store_read job;           /* the one read job this conn may have in flight */
+  void *job;                /* the handlers' per-connection job (a read), made on
+                             * first use and reused; freed with job_free */
+  void (*job_free)(void *);
 };
 
 /* Accepts a connection from the listener. Returns 0 or a libuv error. */

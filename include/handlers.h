@@ -8,9 +8,19 @@
 
 struct conn;
 
-/* Shared by the read endpoints (handlers/read.cc): answers from the
- * response cache or runs `run` on a reader and caches its body. */
-void handle_read(conn *c, store_read_fn run);
+/* Shared by the read endpoints (handlers/read.cc). */
+/* The connection's read job, made on first use (NULL: out of memory). */
+store_read *handle_job(conn *c);
+/* Answers from the response cache, or runs r (kind and query filled in)
+ * on the store with `render` building the body on the worker. */
+void handle_read(conn *c, store_read *r, store_render_fn render);
+/* Submits r holding c until r->done (which must conn_release). 0 or a
+ * store_refusal (nothing held). */
+int handle_submit_read(conn *c, store_read *r);
+/* 503 + Retry-After for a store_refusal. */
+void handle_refused(conn *c, int refusal);
+/* 503 (busy) or 500 for a failed read, logged. */
+void handle_read_failed(conn *c, const store_read *r);
 
 void handle_webhook(conn *c);   /* handlers/webhook.cc */
 void handle_messages(conn *c);  /* handlers/messages.cc */

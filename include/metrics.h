@@ -41,6 +41,15 @@ struct metrics_sample {
   int64_t max_fds;
 };
 
+/* What the store reports at a scrape (read on the loop from its owner). */
+struct metrics_store {
+  uint32_t queue_depth;
+  uint64_t db_errors;
+  int64_t index_lag_rows;     /* -1: the engine has no indexer */
+  uint64_t rows_write_bytes;  /* storage writes for the rows (acknowledging path) */
+  uint64_t index_write_bytes; /* storage writes for the derived structures */
+};
+
 /* One answered request; route is a route_id (ROUTE_OTHER for unknown). */
 void metrics_request(int route, int status, double latency_ms);
 void metrics_webhook(int result);
@@ -49,11 +58,13 @@ void metrics_conn_closed(void);
 void metrics_inflight(int delta);
 void metrics_timeout(void);
 void metrics_commit(int batch, uint64_t duration_ns, int ok);
-/* Fills s (blocking reads of /proc and stat: call on a worker thread). */
-void metrics_sample_process(metrics_sample *s, const char *db_path);
-/* Appends the whole exposition. queue_depth, db_errors and log_dropped are
- * read by the caller from their owners; started_ms is the process start. */
-void metrics_render(buf *out, const metrics_sample *s, uint32_t queue_depth,
-                    uint64_t db_errors, uint64_t log_dropped, int64_t started_ms);
+void metrics_index(int batch, uint64_t duration_ns, int ok);
+/* Fills s (blocking reads of /proc and stat: call on a worker thread).
+ * db_files: NULL-ended list of database files (each with its -wal), or NULL. */
+void metrics_sample_process(metrics_sample *s, const char *const *db_files);
+/* Appends the whole exposition. st and log_dropped are read by the caller
+ * from their owners; started_ms is the process start. */
+void metrics_render(buf *out, const metrics_sample *s, const metrics_store *st,
+                    uint64_t log_dropped, int64_t started_ms);
 
 #endif

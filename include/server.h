@@ -9,9 +9,9 @@
 
 #include "config.h"
 #include "http.h"
-#include "store.h"
 
 struct conn;
+struct store;
 
 struct server {
   uv_loop_t *loop;

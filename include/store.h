@@ -1,149 +1,194 @@
-/* store.h: SQLite persistence. Schema, prepared statements, the writer queue
- * with group commit, and a pool of reader connections.
+/* store.h: the storage seam. Handlers and main see only this: typed
+ * operations that complete with a callback on the loop thread, and no
+ * database type, SQL or statement id. An engine (SQLite in src/store/sqlite/,
+ * PostgreSQL in src/store/pg/) implements the operations behind the table
+ * `store_engine` and embeds `store` as the first member of its own struct.
  *
- * Threads: every store_ function is called on the loop thread. SQLite runs
- * only inside uv_queue_work callbacks on the threadpool; a job owns its
- * inputs and outputs and never touches a connection (conn). Completion
- * callbacks run on the loop thread. */
+ * Threads: every store_* function is called on the loop thread. Engines do
+ * their database work off the loop (threadpool jobs, or non-blocking I/O on
+ * the loop); callbacks run on the loop. A callback is called exactly once
+ * for every operation that returned 0, and never for one that failed. */
 #ifndef HOOKD_STORE_H
 #define HOOKD_STORE_H
 
-#include <sqlite3.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "buf.h"
 #include "config.h"
+#include "defs.h"
 #include "message.h"
 
-#define STORE_SCHEMA_VERSION 2
+/* ---- Writes --------------------------------------------------------------- */
 
+/* Outcome of a submitted message, given to its callback. */
 enum store_result {
-  STORE_CREATED = 0,  /* new row committed */
-  STORE_DUPLICATE,    /* message_id already stored; nothing changed */
-  STORE_ERROR,        /* the database failed; nothing acknowledged */
-  STORE_BUSY,         /* locked by another process past busy_timeout */
+  STORE_CREATED = 0, /* new row committed (durable) */
+  STORE_DUPLICATE,   /* message_id already stored; nothing changed */
+  STORE_ERROR,       /* the database failed; nothing acknowledged (500) */
+  STORE_BUSY,        /* transient: locked, unreachable, full (503 + Retry-After) */
 };
 
-/* Filter combinations of GET /messages (bit mask). */
-enum store_msg_filter {
-  QF_FROM = 1,   /* from_msisdn = :from */
-  QF_SINCE = 2,  /* ts_key >= :since */
-  QF_QTRI = 4,   /* q of 3+ characters: trigram index, then exact check */
-  QF_QSCAN = 8,  /* q of 1-2 characters: scan with the exact check */
-};
-#define STORE_MSG_VARIANTS 12 /* {none, QTRI, QSCAN} x {FROM} x {SINCE} */
-
-/* Statements, one table (store.cc), prepared once per connection
- * (SQLITE_PREPARE_PERSISTENT) when first used. */
-enum store_stmt {
-  STMT_BEGIN,
-  STMT_COMMIT,
-  STMT_ROLLBACK,
-  STMT_INSERT,
-  STMT_BATCH_TOTALS,           /* per-batch aggregate and index upkeep */
-  STMT_BATCH_SENDERS,
-  STMT_BATCH_HOURS,
-  STMT_BATCH_FTS,
-  STMT_FIRST_READ,             /* statements from here on run on readers */
-  STMT_READY = STMT_FIRST_READ,
-  STMT_READ_BEGIN,
-  STMT_READ_END,
-  STMT_STATS_TOTALS,
-  STMT_STATS_TOP,
-  STMT_STATS_FIRST,
-  STMT_STATS_LAST,
-  STMT_FTS_COUNT,
-  STMT_MSG_PAGE,                                    /* + variant */
-  STMT_MSG_COUNT = STMT_MSG_PAGE + STORE_MSG_VARIANTS, /* + variant */
-  STMT_COUNT = STMT_MSG_COUNT + STORE_MSG_VARIANTS
+/* Refusals returned by store_submit / store_read (no callback follows). */
+enum store_refusal {
+  STORE_E_FULL = -1, /* queue bound reached */
+  STORE_E_LAG = -2,  /* derived structures too far behind (INDEX_MAX_LAG) */
+  STORE_E_DOWN = -3, /* database unreachable right now */
+  STORE_E_NOMEM = -4,
 };
 
-struct store;
-struct store_insert;
-struct store_read;
+/* `err` is the database's message for STORE_ERROR / STORE_BUSY, else NULL. */
+typedef void (*store_submit_cb)(void *arg, int result, const char *err);
 
-/* Called on the loop when an insert's transaction finished. `err` is the
- * SQLite message for STORE_ERROR, otherwise NULL. */
-typedef void (*store_insert_cb)(void *arg, int result, const char *err);
-/* Runs on a worker thread with a reader connection. Returns 0 or -1 (and
- * fills r->err). Must touch only r and its own arg data. */
-typedef int (*store_read_fn)(store_read *r, sqlite3 *db, sqlite3_stmt **stmts);
-/* Called on the loop with the outcome (r->rc, r->err, r->out). */
-typedef void (*store_read_cb)(store_read *r);
+/* ---- Reads ---------------------------------------------------------------- */
 
+enum store_read_kind {
+  STORE_READ_MESSAGES = 0, /* a page of /messages for r->query */
+  STORE_READ_STATS,        /* /stats figures */
+  STORE_READ_READY,        /* readiness: the schema answers a query */
+};
+
+#define STORE_MAX_LIMIT 100   /* rows of one page */
 #define STORE_MAX_NEEDLE 1024 /* bytes of a decoded q */
+#define STORE_TOP_SENDERS 10
+#define MSG_TS_MAX (20 + MSG_MAX_TS_FRACTION + 1) /* a ts as received */
 
-/* Parameters of GET /messages, filled on the loop, read by the worker. */
+/* Parameters of GET /messages (validated on the loop). */
 struct store_query {
-  int mask;                        /* store_msg_filter bits */
   int64_t limit, offset;
+  uint8_t has_from, has_since, desc;
   char from[MSG_MAX_MSISDN_DIGITS + 2];
   size_t from_len;
-  char since_key[MSG_TS_KEY_MAX + 1];
+  char since_key[MSG_TS_KEY_MAX + 1]; /* ts_parse key of since */
   size_t since_len;
-  char q[STORE_MAX_NEEDLE];
+  char q[STORE_MAX_NEEDLE];           /* raw (not folded) needle; empty = none */
   size_t q_len;
 };
 
-struct store_read {
-  uv_work_t work;      /* must stay first */
-  store *st;
-  store_read *next;    /* waiting list */
-  int slot;            /* reader connection in use, -1 while waiting */
-  store_read_fn run;
-  store_read_cb done;
-  void *arg;           /* caller's; the worker may read it if it says so */
-  int rc;              /* 0 or -1 */
-  char err[256];       /* SQLite message on failure */
-  buf out;             /* result body built on the worker; owned by the
-                          * struct's owner (a conn frees its job's) */
-  uint64_t gen;        /* store generation when submitted (for the cache) */
-  store_query query;   /* input of the /messages job */
+/* One message of a page; strings point into store_read.arena. */
+struct store_row {
+  str message_id, from, to, ts, text; /* text.base NULL for null text */
 };
 
-/* Commit statistics for metrics (loop thread). */
-typedef void (*store_commit_hook)(int batch, uint64_t duration_ns, int ok);
+struct store_sender {
+  char from[MSG_MAX_MSISDN_DIGITS + 2];
+  size_t from_len;
+  int64_t n;
+};
 
-/* Opens (creating the folder and file) and migrates the database on the
- * calling thread; start-up only. Returns NULL with a reason in err. */
+struct store_stats {
+  int64_t total, senders;
+  int ntop;
+  store_sender top[STORE_TOP_SENDERS]; /* by count desc, then from */
+  char first_ts[MSG_TS_MAX + 1], last_ts[MSG_TS_MAX + 1];
+  size_t first_len, last_len;          /* 0: no messages (null) */
+};
+
+struct store_read;
+typedef void (*store_read_cb)(store_read *r);
+/* Runs on the engine's worker after a successful read, to turn the typed
+ * result into r->out (so the loop only copies bytes). */
+typedef void (*store_render_fn)(store_read *r);
+
+/* A read operation. The caller owns the struct (one per connection,
+ * reused), fills the "in" part, and must not touch it until `done` runs. */
+struct store_read {
+  /* in */
+  int kind;                  /* store_read_kind */
+  store_query query;         /* STORE_READ_MESSAGES */
+  store_render_fn render;    /* may be NULL */
+  store_read_cb done;
+  void *arg;
+  /* out */
+  int rc;                    /* 0, STORE_BUSY (503) or STORE_ERROR (500) */
+  char err[256];             /* the database's message when rc != 0 */
+  int64_t total;             /* STORE_READ_MESSAGES: rows matching */
+  int nrows;
+  store_row rows[STORE_MAX_LIMIT];
+  store_stats stats;         /* STORE_READ_STATS */
+  buf arena;                 /* bytes the rows point into */
+  buf out;                   /* rendered body */
+  uint64_t gen;              /* store generation when submitted (cache tag) */
+  /* engine-private */
+  store_read *next;
+  void *priv;
+};
+
+/* ---- The store ------------------------------------------------------------ */
+
+/* What metrics and readiness read (loop thread). */
+struct store_gauges {
+  uint32_t queue_depth;      /* webhooks queued or committing */
+  uint64_t db_errors;        /* failed batches and reads */
+  int64_t index_lag_rows;    /* committed rows not yet indexed; -1: no indexer */
+  uint64_t rows_write_bytes; /* bytes written for the rows (acknowledging path) */
+  uint64_t index_write_bytes;/* bytes written for derived structures */
+};
+
+/* Events for histograms (loop thread); any may be NULL. */
+struct store_hooks {
+  void (*commit)(int batch, uint64_t duration_ns, int ok);
+  void (*index)(int batch, uint64_t duration_ns, int ok);
+};
+
+struct store;
+
+/* The operations an engine implements. */
+struct store_engine {
+  const char *name; /* "sqlite", "postgres" */
+  int (*submit)(store *st, const message *m, int64_t now_ms, store_submit_cb cb, void *arg);
+  int (*read)(store *st, store_read *r);
+  int (*idle)(const store *st);    /* nothing queued or running */
+  void (*shutdown)(store *st);     /* stop background work; idle follows */
+  void (*close)(store *st);        /* requires idle */
+  void (*gauges)(const store *st, store_gauges *g);
+  /* Reason the store cannot take writes now (readiness), or NULL. */
+  const char *(*unready)(const store *st, int64_t now_ms);
+  /* Files whose size /metrics reports (hookd_db_size_bytes), NULL-ended. */
+  const char *const *(*files)(const store *st);
+};
+
+/* Common part of every engine's struct (first member). */
+struct store {
+  const store_engine *e;
+  uv_loop_t *loop;
+  uint64_t generation;       /* bumped before acknowledging created rows */
+  int cacheable;             /* reads may be cached by generation (one writer) */
+  store_hooks hooks;
+  void (*idle_cb)(void *);
+  void *idle_arg;
+  char url[1024];            /* for logs, without a password */
+};
+
+/* Opens the engine DATABASE_URL names. Start-up only: may migrate on the
+ * calling thread (reporting progress through sd_notify STATUS=). Returns
+ * NULL with a reason in err. */
 store *store_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen);
-/* Closes every connection. Requires store_idle(). */
-void store_close(store *st);
-/* 1 when nothing is queued or running. */
-int store_idle(const store *st);
-/* Called (on the loop) whenever the store becomes idle; for shutdown. */
-void store_set_idle_cb(store *st, void (*cb)(void *), void *arg);
-void store_set_commit_hook(store *st, store_commit_hook hook);
 
-/* Queues m for insertion (fields are copied). cb runs once the batch holding
- * it committed or failed. Returns 0, or -1 when the queue is full (caller
- * answers 503). */
-int store_submit(store *st, const message *m, int64_t now_ms, store_insert_cb cb, void *arg);
-
-/* Runs r->run on a reader connection. Returns 0, or -1 when the queue is
- * full. r->done is called exactly once after a 0 return. */
+int store_submit(store *st, const message *m, int64_t now_ms, store_submit_cb cb, void *arg);
+/* Returns 0 (r->done follows) or a store_refusal. Sets r->gen. */
 int store_read_submit(store *st, store_read *r);
+void store_read_free(store_read *r); /* frees r's buffers and r */
 
-/* Statement id on a reader connection, prepared on first use (worker
- * thread). NULL with r->err filled on failure. */
-sqlite3_stmt *store_stmt(store_read *r, sqlite3 *db, sqlite3_stmt **stmts, int id);
-/* Variant index (0..STORE_MSG_VARIANTS-1) of a store_msg_filter mask. */
-int store_msg_variant(int mask);
-
-/* A store_read_fn that checks the schema answers; for /health/ready. */
-int store_read_ready(store_read *r, sqlite3 *db, sqlite3_stmt **stmts);
-
-uint32_t store_queue_depth(const store *st); /* inserts waiting or committing */
-/* Bumped (on the loop) after every commit that created rows, before any of
- * its requests is answered. Read results are valid for one generation. */
+int store_idle(const store *st);
+void store_shutdown(store *st);
+void store_close(store *st);
+void store_set_idle_cb(store *st, void (*cb)(void *), void *arg);
+void store_set_hooks(store *st, const store_hooks *h);
+void store_gauges_get(const store *st, store_gauges *g);
+const char *store_unready(const store *st, int64_t now_ms);
+const char *const *store_files(const store *st);
+const char *store_engine_name(const store *st);
+/* Read results are valid for one generation (see cache.h). */
 uint64_t store_generation(const store *st);
-uint64_t store_db_errors(const store *st);   /* failed batches and reads */
-/* NULL when the last write batch committed (or none ran yet); otherwise the
- * SQLite message of the last failure, while it is younger than
- * STORE_WRITE_FAIL_MS and no batch has committed since. For readiness. */
-#define STORE_WRITE_FAIL_MS 10000
-const char *store_write_error(const store *st, int64_t now_ms);
-const char *store_path(const store *st);
+int store_cacheable(const store *st);
+
+/* For engines: call when the store may have become idle. */
+void store_notify_idle(store *st);
+
+/* For engines: copies a row's strings into r->arena and fills r->rows[i]
+ * after the page is complete (arena pointers are fixed up at the end). */
+void store_row_add(store_read *r, const str f[5], int has_text);
+void store_rows_fix(store_read *r);
 
 #endif

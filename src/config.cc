@@ -93,14 +93,19 @@ int config_read_secret_file(const char *path, char **out, size_t *outlen,
 }
 
 /* sqlite:///relative/path.db -> "relative/path.db";
- * sqlite:////absolute/path.db -> "/absolute/path.db". */
-static int parse_db_url(const char *url, char *path, size_t pathlen, char *err,
-                        size_t errlen) {
+ * sqlite:////absolute/path.db -> "/absolute/path.db";
+ * postgresql://... or postgres://... -> the PostgreSQL engine (libpq parses
+ * the rest, together with the PG* variables and the password file). */
+static int parse_db_url(const char *url, config *cfg, char *err, size_t errlen) {
   static const char scheme[] = "sqlite:///";
+  if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11)) {
+    cfg->db_engine = DB_ENGINE_POSTGRES;
+    return 0;
+  }
   if (strncmp(url, scheme, sizeof(scheme) - 1) != 0) {
     snprintf(err, errlen,
-             "DATABASE_URL: unsupported URL '%.256s' (expected sqlite:///relative/path.db "
-             "or sqlite:////absolute/path.db)", url);
+             "DATABASE_URL: unsupported URL '%.256s' (expected sqlite:///relative/path.db, "
+             "sqlite:////absolute/path.db or postgresql://...)", url);
     return -1;
   }
   const char *p = url + sizeof(scheme) - 1;
@@ -114,11 +119,13 @@ static int parse_db_url(const char *url, char *path, size_t pathlen, char *err,
              "DATABASE_URL: '%.256s': query strings and :memory: are not supported", url);
     return -1;
   }
-  if (n >= pathlen) {
-    snprintf(err, errlen, "DATABASE_URL: path is longer than %zu bytes", pathlen - 1);
+  if (n + sizeof("-index-wal") > sizeof(cfg->db_path)) {
+    snprintf(err, errlen, "DATABASE_URL: path is longer than %zu bytes",
+             sizeof(cfg->db_path) - sizeof("-index-wal"));
     return -1;
   }
-  memcpy(path, p, n + 1);
+  cfg->db_engine = DB_ENGINE_SQLITE;
+  memcpy(cfg->db_path, p, n + 1);
   return 0;
 }
 
@@ -145,7 +152,7 @@ int config_load(config *cfg, char *err, size_t errlen) {
     return -1;
   }
   strcpy(cfg->db_url, v);
-  if (parse_db_url(cfg->db_url, cfg->db_path, sizeof(cfg->db_path), err, errlen)) return -1;
+  if (parse_db_url(cfg->db_url, cfg, err, errlen)) return -1;
 
   cfg->log_level = LOG_INFO;
   if ((v = env("LOG_LEVEL"))) {
@@ -178,7 +185,9 @@ int config_load(config *cfg, char *err, size_t errlen) {
       parse_u32("MAX_CONNECTIONS", 1, 1000000, 4096, &cfg->max_connections, err, errlen) ||
       parse_u32("MAX_QUEUE", 1, 1000000, 16384, &cfg->max_queue, err, errlen) ||
       parse_u32("DB_READERS", 1, 8, 2, &cfg->readers, err, errlen) ||
-      parse_u32("DB_BUSY_TIMEOUT_MS", 0, 600000, 5000, &cfg->busy_timeout_ms, err, errlen))
+      parse_u32("DB_BUSY_TIMEOUT_MS", 0, 600000, 5000, &cfg->busy_timeout_ms, err, errlen) ||
+      parse_u32("INDEX_MAX_LAG", 1000, 10000000, 50000, &cfg->index_max_lag, err, errlen) ||
+      parse_u32("INDEX_BATCH", 64, 65536, 8192, &cfg->index_batch, err, errlen))
     return -1;
 
   if ((v = env("WEBHOOK_SECRET_FILE"))) {

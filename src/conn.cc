@@ -42,7 +42,7 @@ static void conn_unref(conn *c) {
   http_req_free(&c->req);
   buf_free(&c->pending);
   buf_free(&c->out);
-  buf_free(&c->job.out);
+  if (c->job_free) c->job_free(c->job);
   free(c);
   server_check_stopped(s);
 }

@@ -70,7 +70,8 @@ static struct {
   server srv;
   uv_signal_t sigterm, sigint, sighup;
   uv_timer_t watchdog;       /* sd_notify WATCHDOG=1, when WATCHDOG_USEC is set */
-  store_read startup_check;  /* READY=1 is sent after this succeeds */
+  store_read *startup_check; /* READY=1 is sent after this succeeds */
+  uv_timer_t startup_retry;  /* re-runs the check while it fails */
   reload_job reload;         /* SIGHUP's secret-file read */
   int reload_running;
 } g;
@@ -125,15 +126,42 @@ static int cmd_healthcheck(void) {
 
 static void on_watchdog(uv_timer_t *) { notify_send("WATCHDOG=1"); }
 
-/* Start-up readiness: the same check as /health/ready, on a reader. */
+static void startup_check(uv_timer_t *);
+
+/* Start-up readiness: the same check as /health/ready, on a reader. While
+ * it fails (the database is unreachable, or the indexer is catching up
+ * after a migration or a crash) it is retried every second, and systemd
+ * hears why (STATUS=) and that start-up is still making progress. */
 static void on_startup_checked(store_read *r) {
   if (r->rc != 0) {
+    char msg[400];
+    snprintf(msg, sizeof(msg), "STATUS=database check failed: %.300s", r->err);
     log_event(LOG_ERROR, "ready_check_failed", r->err);
-    notify_send("STATUS=database check failed");
+    notify_send(msg);
+    if (!g.srv.draining) uv_timer_start(&g.startup_retry, startup_check, 1000, 0);
     return;
   }
+  if (!uv_is_closing((uv_handle_t *)&g.startup_retry))
+    uv_close((uv_handle_t *)&g.startup_retry, NULL);
   if (g.cfg.secret) notify_send("READY=1\nSTATUS=ready");
   else notify_send("READY=1\nSTATUS=not ready: WEBHOOK_SECRET is not set");
+}
+
+static void startup_check(uv_timer_t *) {
+  if (g.srv.draining) return;
+  const char *why = store_unready(g.srv.st, clock_wall_ms());
+  if (why) {
+    char msg[400];
+    snprintf(msg, sizeof(msg), "STATUS=%.300s\nEXTEND_TIMEOUT_USEC=5000000", why);
+    notify_send(msg);
+    uv_timer_start(&g.startup_retry, startup_check, 1000, 0);
+    return;
+  }
+  store_read *r = g.startup_check;
+  r->kind = STORE_READ_READY;
+  r->render = NULL;
+  r->done = on_startup_checked;
+  if (store_read_submit(g.srv.st, r) != 0) uv_timer_start(&g.startup_retry, startup_check, 1000, 0);
 }
 
 /* --sign: reads at most 16 MiB from stdin and prints its signature. */
@@ -175,6 +203,8 @@ static void on_stopped(server *) {
 }
 
 static void on_store_idle(void *arg) { server_check_stopped((server *)arg); }
+
+static const store_hooks hooks = {metrics_commit, metrics_index};
 
 /* SIGHUP: the secret file is read on the threadpool (a file read is disk
  * I/O, never done on the loop); the loop swaps the secret in afterwards. */
@@ -221,6 +251,11 @@ static void on_signal(uv_signal_t *h, int signum) {
   }
   log_event(LOG_INFO, "shutdown", signum == SIGTERM ? "SIGTERM" : "SIGINT");
   notify_send("STOPPING=1");
+  if (!uv_is_closing((uv_handle_t *)&g.startup_retry)) {
+    uv_timer_stop(&g.startup_retry);
+    uv_close((uv_handle_t *)&g.startup_retry, NULL);
+  }
+  store_shutdown(g.srv.st); /* the indexer stops after its batch */
   server_shutdown(&g.srv);
 }
 
@@ -264,10 +299,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "hookd: NOTIFY_SOCKET: expected an absolute path or @abstract name\n");
     return 2;
   }
-  /* Writer + readers + the metrics sampler, unless the operator chose. */
+  /* Readers + writer + indexer + checkpoint + the metrics sampler, unless
+   * the operator chose: a commit never waits for a free thread. */
   if (!getenv("UV_THREADPOOL_SIZE")) {
     char n[16];
-    snprintf(n, sizeof(n), "%u", g.cfg.readers + 2);
+    snprintf(n, sizeof(n), "%u", g.cfg.readers + 4);
     setenv("UV_THREADPOOL_SIZE", n, 1);
   }
   g.loop = uv_default_loop();
@@ -275,6 +311,11 @@ int main(int argc, char **argv) {
   store *st = store_open(g.loop, &g.cfg, err, sizeof(err));
   if (!st) {
     fprintf(stderr, "hookd: DATABASE_URL: %s\n", err);
+    return 1;
+  }
+  g.startup_check = (store_read *)calloc(1, sizeof(store_read));
+  if (!g.startup_check) {
+    fprintf(stderr, "hookd: out of memory\n");
     return 1;
   }
 
@@ -290,7 +331,7 @@ int main(int argc, char **argv) {
   randombytes_buf(rnd, sizeof(rnd));
   sodium_bin2hex(s->rid_prefix, sizeof(s->rid_prefix), rnd, sizeof(rnd));
   store_set_idle_cb(st, on_store_idle, s);
-  store_set_commit_hook(st, metrics_commit);
+  store_set_hooks(st, &hooks);
 
   if (server_listen(s, err, sizeof(err)) != 0) {
     fprintf(stderr, "hookd: %s\n", err);
@@ -316,7 +357,9 @@ int main(int argc, char **argv) {
     buf_puts(b, ",\"port\":");
     buf_put_u64(b, (uint64_t)s->port);
     buf_puts(b, ",\"database\":");
-    json_put_cstr(b, store_path(st));
+    json_put_cstr(b, st->url);
+    buf_puts(b, ",\"engine\":");
+    json_put_cstr(b, store_engine_name(st));
     buf_puts(b, ",\"pid\":");
     buf_put_u64(b, (uint64_t)getpid());
     log_end(b);
@@ -330,9 +373,8 @@ int main(int argc, char **argv) {
     uint64_t ms = notify_watchdog_usec() / 2000;
     uv_timer_start(&g.watchdog, on_watchdog, ms ? ms : 1, ms ? ms : 1);
   }
-  g.startup_check.run = store_read_ready;
-  g.startup_check.done = on_startup_checked;
-  store_read_submit(st, &g.startup_check);
+  uv_timer_init(g.loop, &g.startup_retry);
+  startup_check(NULL);
 
   uv_run(g.loop, UV_RUN_DEFAULT);
 
@@ -342,7 +384,7 @@ int main(int argc, char **argv) {
   signal(SIGINT, SIG_IGN);
   store_close(st);
   cache_free();
-  buf_free(&g.startup_check.out);
+  store_read_free(g.startup_check);
   int rc = uv_loop_close(g.loop);
   if (rc != 0) log_event(LOG_WARN, "shutdown", "event loop closed with handles still open");
   log_event(LOG_INFO, "stopped", NULL);

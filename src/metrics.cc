@@ -15,6 +15,10 @@ static const double latency_bounds[] = {0.1, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 25
 #define NLAT (sizeof(latency_bounds) / sizeof(latency_bounds[0]))
 static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 #define NBATCH (sizeof(batch_bounds) / sizeof(batch_bounds[0]))
+static const double ibatch_bounds[] = {1, 4, 16, 64, 256, 1024, 4096, 16384, 65536};
+#define NIBATCH (sizeof(ibatch_bounds) / sizeof(ibatch_bounds[0]))
+static const double ims_bounds[] = {1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+#define NIMS (sizeof(ims_bounds) / sizeof(ims_bounds[0]))
 
 static const int status_codes[] = {
 #define X(code, name, phrase) code,
@@ -41,6 +45,8 @@ static struct {
   histogram batch;
   histogram commit_ms;
   uint64_t commits_failed;
+  histogram index_batch;
+  histogram index_ms;
 } g_m;
 
 const char *webhook_result_label(int result) {
@@ -88,6 +94,12 @@ void metrics_commit(int batch, uint64_t duration_ns, int ok) {
   if (!ok) g_m.commits_failed++;
 }
 
+void metrics_index(int batch, uint64_t duration_ns, int ok) {
+  if (!ok) return; /* counted in hookd_db_errors_total */
+  observe(&g_m.index_batch, ibatch_bounds, NIBATCH, (double)batch);
+  observe(&g_m.index_ms, ims_bounds, NIMS, (double)duration_ns / 1e6);
+}
+
 /* ---- Sampling (worker thread) ----------------------------------------- */
 
 static int64_t file_size(const char *path) {
@@ -95,15 +107,18 @@ static int64_t file_size(const char *path) {
   return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
 }
 
-void metrics_sample_process(metrics_sample *s, const char *db_path) {
+void metrics_sample_process(metrics_sample *s, const char *const *db_files) {
   s->db_bytes = -1;
   s->rss_bytes = s->vsize_bytes = -1;
   s->cpu_seconds = -1;
   s->open_fds = s->max_fds = -1;
-  if (db_path) {
-    char wal[1100];
-    snprintf(wal, sizeof(wal), "%s-wal", db_path);
-    s->db_bytes = file_size(db_path) + file_size(wal);
+  if (db_files) {
+    s->db_bytes = 0;
+    for (const char *const *f = db_files; *f; f++) {
+      char wal[1100];
+      snprintf(wal, sizeof(wal), "%s-wal", *f);
+      s->db_bytes += file_size(*f) + file_size(wal);
+    }
   }
   FILE *f = fopen("/proc/self/stat", "r");
   if (f) {
@@ -177,7 +192,7 @@ static void sample_d(buf *b, const char *name, const char *labels, double v) {
 static void render_hist(buf *b, const char *name, const char *label, const histogram *h,
                         const double *bounds, size_t n) {
   uint64_t cum = 0;
-  char lbl[160];
+  char lbl[168]; /* the caller's label (< 160 bytes) in braces */
   for (size_t i = 0; i <= n; i++) {
     cum += h->buckets[i];
     buf_puts(b, name);
@@ -210,7 +225,7 @@ static void render_hist(buf *b, const char *name, const char *label, const histo
 
 static const char *path_label(int p) { return router_label(p); }
 
-void metrics_render(buf *b, const metrics_sample *s, uint32_t queue_depth, uint64_t db_errors,
+void metrics_render(buf *b, const metrics_sample *s, const metrics_store *st,
                     uint64_t log_dropped, int64_t started_ms) {
   char lbl[160];
   family(b, "http_requests_total", "counter", "HTTP requests answered, by route and status.");
@@ -242,18 +257,32 @@ void metrics_render(buf *b, const metrics_sample *s, uint32_t queue_depth, uint6
   family(b, "hookd_request_timeouts_total", "counter", "Requests answered 408 (slow clients).");
   sample_u(b, "hookd_request_timeouts_total", NULL, g_m.timeouts);
   family(b, "hookd_writer_queue_depth", "gauge", "Webhooks queued or committing.");
-  sample_u(b, "hookd_writer_queue_depth", NULL, queue_depth);
+  sample_u(b, "hookd_writer_queue_depth", NULL, st->queue_depth);
   family(b, "hookd_commit_batch_size", "histogram", "Webhooks per group commit.");
   render_hist(b, "hookd_commit_batch_size", NULL, &g_m.batch, batch_bounds, NBATCH);
   family(b, "hookd_commit_duration_ms", "histogram",
          "Duration of one group-commit transaction, in milliseconds.");
   render_hist(b, "hookd_commit_duration_ms", NULL, &g_m.commit_ms, latency_bounds, NLAT);
   family(b, "hookd_db_errors_total", "counter", "Failed database transactions and reads.");
-  sample_u(b, "hookd_db_errors_total", NULL, db_errors);
+  sample_u(b, "hookd_db_errors_total", NULL, st->db_errors);
+  if (st->index_lag_rows >= 0) {
+    family(b, "hookd_index_lag_rows", "gauge",
+           "Committed rows the indexer has not reached yet (reads scan them directly).");
+    sample_u(b, "hookd_index_lag_rows", NULL, (uint64_t)st->index_lag_rows);
+    family(b, "hookd_index_batch_size", "histogram", "Rows per indexer batch.");
+    render_hist(b, "hookd_index_batch_size", NULL, &g_m.index_batch, ibatch_bounds, NIBATCH);
+    family(b, "hookd_index_duration_ms", "histogram",
+           "Duration of one indexer batch, in milliseconds.");
+    render_hist(b, "hookd_index_duration_ms", NULL, &g_m.index_ms, ims_bounds, NIMS);
+    family(b, "hookd_storage_write_bytes_total", "counter",
+           "Bytes written to storage: the rows (acknowledging path) and the derived index.");
+    sample_u(b, "hookd_storage_write_bytes_total", "{part=\"rows\"}", st->rows_write_bytes);
+    sample_u(b, "hookd_storage_write_bytes_total", "{part=\"index\"}", st->index_write_bytes);
+  }
   family(b, "hookd_log_lines_dropped_total", "counter", "Log lines dropped because stdout was stuck.");
   sample_u(b, "hookd_log_lines_dropped_total", NULL, log_dropped);
   if (s->db_bytes >= 0) {
-    family(b, "hookd_db_size_bytes", "gauge", "Database file plus WAL size.");
+    family(b, "hookd_db_size_bytes", "gauge", "Database files plus their WALs, in bytes.");
     sample_u(b, "hookd_db_size_bytes", NULL, (uint64_t)s->db_bytes);
   }
   if (s->rss_bytes >= 0) {

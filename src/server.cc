@@ -6,6 +6,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "store.h"
 
 static void on_connection(uv_stream_t *listener, int status) {
   server *s = (server *)listener->data;

@@ -7,7 +7,8 @@
 #include "test.h"
 
 static const char *const vars[] = {"HOST", "PORT", "DATABASE_URL", "LOG_LEVEL", "WEBHOOK_SECRET",
-                                   "WEBHOOK_SECRET_FILE", "MAX_BODY_BYTES", "DB_SYNCHRONOUS"};
+                                   "WEBHOOK_SECRET_FILE", "MAX_BODY_BYTES", "DB_SYNCHRONOUS",
+                                   "INDEX_MAX_LAG", "INDEX_BATCH"};
 
 static void clear_env(void) {
   for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) unsetenv(vars[i]);
@@ -38,7 +39,13 @@ TEST(database_url_forms) {
   setenv("DATABASE_URL", "sqlite:///rel/x.db", 1);
   CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
   CHECK(strcmp(cfg.db_path, "rel/x.db") == 0);
-  const char *bad[] = {"postgres://x/y", "sqlite://x.db", "sqlite:///", "sqlite:///dir/",
+  const char *pg[] = {"postgres://u@h/db", "postgresql://u:p@127.0.0.1:5432/db?sslmode=disable"};
+  for (size_t i = 0; i < sizeof(pg) / sizeof(pg[0]); i++) {
+    setenv("DATABASE_URL", pg[i], 1);
+    CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
+    CHECK_EQ_INT(cfg.db_engine, DB_ENGINE_POSTGRES);
+  }
+  const char *bad[] = {"mysql://x/y", "postgres:/x", "sqlite://x.db", "sqlite:///", "sqlite:///dir/",
                        "sqlite:///:memory:"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     setenv("DATABASE_URL", bad[i], 1);
@@ -54,7 +61,7 @@ TEST(malformed_values_name_the_variable) {
     const char *var, *val;
   } cases[] = {{"PORT", "abc"},          {"PORT", "70000"},         {"PORT", "-1"},
                {"PORT", "80x"},          {"LOG_LEVEL", "LOUD"},     {"MAX_BODY_BYTES", "10"},
-               {"DB_SYNCHRONOUS", "maybe"}};
+               {"DB_SYNCHRONOUS", "maybe"},  {"INDEX_MAX_LAG", "10"},      {"INDEX_BATCH", "0"}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     clear_env();
     setenv(cases[i].var, cases[i].val, 1);

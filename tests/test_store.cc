@@ -1,120 +1,13 @@
-/* test_store.cc: group commit, duplicates inside one batch, the queue
- * bound, the ready check, on a real SQLite file and a real uv loop. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include "message.h"
-#include "store.h"
-#include "test.h"
-
-struct results {
-  int created, duplicate, error;
-};
-
-static void on_insert(void *arg, int result, const char *) {
-  results *r = (results *)arg;
-  if (result == STORE_CREATED) r->created++;
-  else if (result == STORE_DUPLICATE) r->duplicate++;
-  else r->error++;
-}
-
-static int batches, max_batch;
-static void on_commit(int n, uint64_t, int) {
-  batches++;
-  if (n > max_batch) max_batch = n;
-}
-
-/* Opens (creating) the store at DIR/sub/app.db. */
-static store *open_in(uv_loop_t *loop, const char *dir, uint32_t max_queue) {
-  config cfg;
-  memset(&cfg, 0, sizeof(cfg));
-  snprintf(cfg.db_path, sizeof(cfg.db_path), "%s/sub/app.db", dir);
-  cfg.sync = STORE_SYNC_FULL;
-  cfg.max_queue = max_queue;
-  cfg.readers = 2;
-  char err[600];
-  store *st = store_open(loop, &cfg, err, sizeof(err));
-  if (!st) fprintf(stderr, "store_open: %s\n", err);
-  return st;
-}
-
-/* A fresh temp dir (its name into dir) and a store in it. */
-static store *open_tmp(uv_loop_t *loop, char *dir, uint32_t max_queue) {
-  strcpy(dir, "/tmp/hookd-test-XXXXXX");
-  if (!mkdtemp(dir)) return NULL;
-  return open_in(loop, dir, max_queue);
-}
-
-static message make(const char *id) {
-  message m;
-  memset(&m, 0, sizeof(m));
-  m.message_id = str{id, strlen(id)};
-  m.from = STR_LIT("+15550001");
-  m.to = STR_LIT("+15550002");
-  m.ts = STR_LIT("2025-01-15T10:00:00Z");
-  const char *why;
-  ts_parse(m.ts.base, m.ts.len, m.ts_key, &m.ts_key_len, &why);
-  return m;
-}
-
-static long count_rows(const char *dir) {
-  char path[256];
-  snprintf(path, sizeof(path), "%s/sub/app.db", dir);
-  sqlite3 *db;
-  long n = -1;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM messages", -1, &s, NULL) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW)
-      n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-  }
-  sqlite3_close(db);
-  return n;
-}
-
-static void cleanup(const char *dir) {
-  char cmd[300];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
-}
-
-/* One case's loop, temp dir and store. fixture_open() records a failure and
- * undoes itself when the store does not open; fixture_close() closes the
- * store (unless the case already did), checks the loop closes (no handle
- * left behind) and removes the dir. */
-struct fixture {
-  uv_loop_t loop;
-  char dir[64];
-  store *st;
-};
-
-static int fixture_open(fixture *f, uint32_t max_queue) {
-  memset(f, 0, sizeof(*f));
-  CHECK_EQ_INT(uv_loop_init(&f->loop), 0);
-  f->st = open_tmp(&f->loop, f->dir, max_queue);
-  CHECK(f->st != NULL);
-  if (f->st) return 1;
-  uv_loop_close(&f->loop);
-  if (f->dir[0]) cleanup(f->dir);
-  return 0;
-}
-
-static void fixture_close(fixture *f) {
-  if (f->st) store_close(f->st);
-  f->st = NULL;
-  CHECK_EQ_INT(uv_loop_close(&f->loop), 0);
-  cleanup(f->dir);
-}
+/* test_store.cc: the storage seam on the SQLite engine, on real files and a
+ * real uv loop: group commit, duplicates inside one batch, the queue bound,
+ * a failing batch, the ready check, reads (pages, totals, stats) exact
+ * both from the index and from the not-yet-indexed tail, and reopening. */
+#include "clock.h"
+#include "store_fixture.h"
 
 TEST(group_commit_and_duplicates_in_one_batch) {
   fixture f;
   if (!fixture_open(&f, 1000)) return;
-  store *st = f.st;
-  batches = max_batch = 0;
-  store_set_commit_hook(st, on_commit);
   results r = {};
   char ids[10][8];
   /* The first submit starts a batch at once; the other 9 queue behind it
@@ -122,19 +15,25 @@ TEST(group_commit_and_duplicates_in_one_batch) {
   const int order[10] = {0, 1, 2, 3, 4, 1, 2, 3, 4, 0};
   for (int i = 0; i < 10; i++) {
     snprintf(ids[i], sizeof(ids[i]), "m%d", order[i]);
-    message m = make(ids[i]);
-    CHECK_EQ_INT(store_submit(st, &m, 1700000000000, on_insert, &r), 0);
+    message m = make(ids[i], "+15550001", "2025-01-15T10:00:00Z", "hi");
+    submit(&f, &m, &r);
   }
-  CHECK_EQ_INT(store_queue_depth(st), 10);
+  store_gauges g;
+  store_gauges_get(f.st, &g);
+  CHECK_EQ_INT(g.queue_depth, 10);
   uv_run(&f.loop, UV_RUN_DEFAULT);
   CHECK_EQ_INT(r.created, 5);
   CHECK_EQ_INT(r.duplicate, 5);
-  CHECK_EQ_INT(r.error, 0);
+  CHECK_EQ_INT(r.error + r.busy, 0);
   CHECK_EQ_INT(batches, 2);
   CHECK_EQ_INT(max_batch, 9);
-  CHECK(store_idle(st));
-  CHECK_EQ_INT(store_queue_depth(st), 0);
-  CHECK_EQ_INT(count_rows(f.dir), 5);
+  CHECK(store_idle(f.st));
+  store_gauges_get(f.st, &g);
+  CHECK_EQ_INT(g.queue_depth, 0);
+  CHECK_EQ_INT(g.index_lag_rows, 0); /* the indexer caught up */
+  CHECK(index_batches >= 1);
+  CHECK(g.rows_write_bytes > 0 && g.index_write_bytes > 0);
+  CHECK_EQ_INT(sql_rows(f.dir, "SELECT count(*) FROM messages"), 5);
   fixture_close(&f);
 }
 
@@ -144,28 +43,53 @@ TEST(queue_bound_refuses_past_max) {
   results r = {};
   const char *ids[4] = {"a", "b", "c", "d"};
   for (int i = 0; i < 4; i++) {
-    message m = make(ids[i]);
-    CHECK_EQ_INT(store_submit(f.st, &m, 1700000000000, on_insert, &r), i < 3 ? 0 : -1);
+    message m = make(ids[i], "+15550001", "2025-01-15T10:00:00Z", NULL);
+    CHECK_EQ_INT(store_submit(f.st, &m, 1700000000000, on_insert, &r), i < 3 ? 0 : STORE_E_FULL);
   }
   uv_run(&f.loop, UV_RUN_DEFAULT);
   CHECK_EQ_INT(r.created, 3);
-  CHECK_EQ_INT(count_rows(f.dir), 3);
+  CHECK_EQ_INT(sql_rows(f.dir, "SELECT count(*) FROM messages"), 3);
   fixture_close(&f);
 }
 
-static int ready_rc = 99;
-static void on_ready(store_read *r) { ready_rc = r->rc; }
+TEST(failing_batch_acknowledges_nothing) {
+  fixture f;
+  if (!fixture_open(&f, 10)) return;
+  /* Another program holds the write lock past the busy timeout. */
+  char path[256];
+  snprintf(path, sizeof(path), "%s/sub/app.db", f.dir);
+  sqlite3 *other;
+  CHECK_EQ_INT(sqlite3_open(path, &other), SQLITE_OK);
+  CHECK_EQ_INT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+  results r = {};
+  message m = make("locked", "+15550001", "2025-01-15T10:00:00Z", "x");
+  submit(&f, &m, &r);
+  uv_run(&f.loop, UV_RUN_DEFAULT);
+  CHECK_EQ_INT(r.busy, 1);
+  CHECK_EQ_INT(r.created, 0);
+  CHECK(store_unready(f.st, clock_wall_ms()) != NULL); /* readiness turns 503 */
+  sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(other);
+  CHECK_EQ_INT(sql_rows(f.dir, "SELECT count(*) FROM messages"), 0);
+  store_gauges g;
+  store_gauges_get(f.st, &g);
+  CHECK_EQ_INT(g.db_errors, 1);
+  /* The next batch commits: the failure passed. */
+  submit(&f, &m, &r);
+  uv_run(&f.loop, UV_RUN_DEFAULT);
+  CHECK_EQ_INT(r.created, 1);
+  CHECK(store_unready(f.st, clock_wall_ms()) == NULL);
+  fixture_close(&f);
+}
 
 TEST(ready_check_runs_on_a_reader) {
   fixture f;
   if (!fixture_open(&f, 10)) return;
-  store_read r;
-  memset(&r, 0, sizeof(r));
-  r.run = store_read_ready;
-  r.done = on_ready;
-  CHECK_EQ_INT(store_read_submit(f.st, &r), 0);
+  uv_run(&f.loop, UV_RUN_DEFAULT); /* start-up catch-up */
+  store_read *r = read_now(&f, STORE_READ_READY, NULL);
   uv_run(&f.loop, UV_RUN_DEFAULT);
-  CHECK_EQ_INT(ready_rc, 0);
+  CHECK_EQ_INT(r->rc, 0);
+  store_read_free(r);
   fixture_close(&f);
 }
 
@@ -173,18 +97,19 @@ TEST(reopen_keeps_rows_and_schema) {
   fixture f;
   if (!fixture_open(&f, 10)) return;
   results r = {};
-  message m = make("persist");
-  CHECK_EQ_INT(store_submit(f.st, &m, 1700000000000, on_insert, &r), 0);
+  message m = make("persist", "+15550001", "2025-01-15T10:00:00Z", "x");
+  submit(&f, &m, &r);
   uv_run(&f.loop, UV_RUN_DEFAULT);
-  store_close(f.st);
+  fixture_stop(&f);
   f.st = open_in(&f.loop, f.dir, 10);
   CHECK(f.st != NULL);
   if (f.st) {
-    CHECK_EQ_INT(store_submit(f.st, &m, 1700000000000, on_insert, &r), 0);
+    submit(&f, &m, &r);
     uv_run(&f.loop, UV_RUN_DEFAULT);
   }
   CHECK_EQ_INT(r.created, 1);
   CHECK_EQ_INT(r.duplicate, 1);
+  CHECK_EQ_INT(sql_rows(f.dir, "PRAGMA user_version"), 3);
   fixture_close(&f);
 }
 
@@ -200,5 +125,5 @@ TEST(unwritable_path_fails_with_reason) {
   store *st = store_open(&loop, &cfg, err, sizeof(err));
   CHECK(st == NULL);
   CHECK(strstr(err, "/proc/hookd-no") != NULL);
-  uv_loop_close(&loop);
+  CHECK_EQ_INT(uv_loop_close(&loop), 0);
 }

@@ -44,19 +44,21 @@ void handle_ready(conn *c) {
     not_ready(c, "webhook secret not configured");
     return;
   }
-  const char *werr = store_write_error(s->st, clock_wall_ms());
-  if (werr) {
+  const char *why = store_unready(s->st, clock_wall_ms());
+  if (why) {
     char reason[320];
-    snprintf(reason, sizeof(reason), "database: writes failing: %s", werr);
+    snprintf(reason, sizeof(reason), "database: %s", why);
     not_ready(c, reason);
     return;
   }
-  c->job.run = store_read_ready;
-  c->job.done = on_ready_checked;
-  c->job.arg = c;
-  if (store_read_submit(s->st, &c->job) != 0) {
-    not_ready(c, "database queue full");
+  store_read *r = handle_job(c);
+  if (!r) {
+    not_ready(c, "out of memory");
     return;
   }
-  conn_hold(c);
+  r->kind = STORE_READ_READY;
+  r->render = NULL;
+  r->done = on_ready_checked;
+  r->arg = c;
+  if (handle_submit_read(c, r) != 0) not_ready(c, "database queue full");
 }

@@ -7,43 +7,55 @@
 
 #include "conn.h"
 #include "handlers.h"
+#include "job.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
 
 struct sample_job {
-  uv_work_t work;       /* must stay first */
+  job j;                         /* must stay first */
   metrics_sample sample;
-  char db_path[1024];
-  conn *c;              /* loop side only */
+  const char *const *db_files;   /* the store's; valid while it is open */
+  conn *c;                       /* loop side only */
 };
 
-static void sample_work(uv_work_t *w) {
-  sample_job *j = (sample_job *)w;
-  metrics_sample_process(&j->sample, j->db_path);
+static void sample_work(job *j) {
+  sample_job *sj = (sample_job *)j;
+  metrics_sample_process(&sj->sample, sj->db_files);
 }
 
-static void sample_done(uv_work_t *w, int) {
-  sample_job *j = (sample_job *)w;
-  conn *c = j->c;
+static void sample_done(job *j, int cancelled) {
+  sample_job *sj = (sample_job *)j;
+  conn *c = sj->c;
   server *s = c->srv;
+  if (cancelled) { /* no figures: render the loop's counters alone */
+    memset(&sj->sample, 0, sizeof(sj->sample));
+    sj->sample.db_bytes = sj->sample.rss_bytes = sj->sample.open_fds = sj->sample.max_fds = -1;
+  }
+  store_gauges g;
+  store_gauges_get(s->st, &g);
+  metrics_store ms = {g.queue_depth, g.db_errors, g.index_lag_rows, g.rows_write_bytes,
+                      g.index_write_bytes};
   buf_reset(&c->out);
-  metrics_render(&c->out, &j->sample, store_queue_depth(s->st), store_db_errors(s->st),
-                 log_dropped(), s->started_ms);
-  free(j);
+  metrics_render(&c->out, &sj->sample, &ms, log_dropped(), s->started_ms);
+  free(sj);
   c->resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
   conn_respond(c, HTTP_OK);
   conn_release(c);
 }
 
 void handle_metrics(conn *c) {
-  sample_job *j = (sample_job *)calloc(1, sizeof(sample_job));
-  if (!j) {
-    conn_respond_detail(c, HTTP_UNAVAILABLE, "out of memory");
+  sample_job *sj = (sample_job *)calloc(1, sizeof(sample_job));
+  if (!sj) {
+    handle_refused(c, STORE_E_NOMEM);
     return;
   }
-  j->c = c;
-  strncpy(j->db_path, store_path(c->srv->st), sizeof(j->db_path) - 1);
-  conn_hold(c);
-  uv_queue_work(c->srv->loop, &j->work, sample_work, sample_done);
+  sj->c = c;
+  sj->db_files = store_files(c->srv->st);
+  if (job_submit(c->srv->loop, &sj->j, sample_work, sample_done) != 0) {
+    free(sj);
+    handle_refused(c, STORE_E_FULL);
+    return;
+  }
+  conn_hold(c); /* released by sample_done */
 }

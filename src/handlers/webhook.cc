@@ -86,10 +86,10 @@ void handle_webhook(conn *c) {
   remember_message_id(c, m.message_id);
   /* During shutdown a request that was already arriving is still stored:
    * the server waits for the store to go idle before it stops. */
-  if (store_submit(s->st, &m, clock_wall_ms(), on_stored, c) != 0) {
+  int rc = store_submit(s->st, &m, clock_wall_ms(), on_stored, c);
+  if (rc != 0) {
     set_result(c, WH_OVERLOADED);
-    c->resp.retry_after = 1;
-    conn_respond_detail(c, HTTP_UNAVAILABLE, "server overloaded, retry later");
+    handle_refused(c, rc);
     return;
   }
   metrics_inflight(1);

@@ -257,7 +257,7 @@ def check_histogram(name, samples):
 # prescribes millisecond names (request_latency_ms) and the operator
 # histogram follows the same unit.
 ACCEPTED_LINT = re.compile(
-    r"(request_latency_ms|hookd_commit_duration_ms) metric names should not contain "
+    r"(request_latency_ms|hookd_commit_duration_ms|hookd_index_duration_ms) metric names should not contain "
     r"abbreviated units\Z")
 
 
@@ -473,6 +473,10 @@ REQUIRED = {
     "hookd_writer_queue_depth": "gauge",
     "hookd_commit_batch_size": "histogram",
     "hookd_commit_duration_ms": "histogram",
+    "hookd_index_lag_rows": "gauge",
+    "hookd_index_batch_size": "histogram",
+    "hookd_index_duration_ms": "histogram",
+    "hookd_storage_write_bytes_total": "counter",
     "hookd_db_errors_total": "counter",
     "hookd_db_size_bytes": "gauge",
     "process_resident_memory_bytes": "gauge",

@@ -1,0 +1,121 @@
+/* store/sqlite/index_job.cc: when the indexer runs (loop side).
+ *
+ * A commit that created rows kicks the indexer. One batch runs at a time;
+ * while it runs, new rows accumulate, so under load batches grow with the
+ * rate (like group commit) and the work per row shrinks. A batch that
+ * would be tiny waits SQ_INDEX_DEBOUNCE_MS for company first. A batch that
+ * ends behind the writer starts the next one at once; a failed batch is
+ * retried after a second (the error is counted and logged). */
+#include <stdio.h>
+
+#include "log.h"
+#include "sq.h"
+
+#define SMALL_BATCH 256
+#define RETRY_MS 1000
+
+static void index_work(job *j) {
+  sq_indexer *ix = (sq_indexer *)j;
+  sq *st = ix->st;
+  uint64_t t0 = clock_mono_ns();
+  int64_t mark = ix->mark_in;
+  ix->err[0] = 0;
+  ix->n = sq_index_batch(ix->db, ix->stmts, (int)st->index_batch, &mark, &ix->rebuilt, ix->err,
+                         sizeof(ix->err));
+  ix->mark = mark;
+  ix->duration_ns = clock_mono_ns() - t0;
+}
+
+static void start_job(sq *st);
+
+static void on_timer(uv_timer_t *t) {
+  sq *st = (sq *)t->data;
+  st->ix.timer_on = 0;
+  start_job(st);
+}
+
+static void arm(sq *st, uint64_t ms) {
+  if (st->ix.timer_on || st->ix.stopping) return;
+  if (uv_timer_start(&st->ix.timer, on_timer, ms, 0) == 0) st->ix.timer_on = 1;
+}
+
+static void index_done(job *j, int cancelled) {
+  sq_indexer *ix = (sq_indexer *)j;
+  sq *st = ix->st;
+  ix->running = 0;
+  int ok = !cancelled && ix->n >= 0;
+  if (!ok) {
+    st->db_errors++;
+    log_event(LOG_ERROR, "index_error", cancelled ? "index batch cancelled" : ix->err);
+  } else {
+    st->mark = ix->mark;
+    if (ix->rebuilt)
+      log_event(LOG_WARN, "index_rebuild",
+                "the index file did not match the rows (restored file, deleted rows, or a "
+                "newer mark): rebuilding it from the rows");
+    if (st->mark >= st->last_id) st->index_ready = 1;
+  }
+  if (ix->n != 0 && st->base.hooks.index)
+    st->base.hooks.index(ix->n > 0 ? ix->n : 0, ix->duration_ns, ok);
+  if (!ok) arm(st, RETRY_MS);
+  else if (st->last_id > st->mark && ix->n > 0) start_job(st);
+  else if (st->last_id > st->mark) arm(st, SQ_INDEX_DEBOUNCE_MS);
+  store_notify_idle(&st->base);
+}
+
+static void start_job(sq *st) {
+  sq_indexer *ix = &st->ix;
+  if (ix->running || ix->stopping) return;
+  ix->st = st;
+  ix->mark_in = st->mark;
+  if (job_submit(st->base.loop, &ix->j, index_work, index_done) == 0) ix->running = 1;
+  else arm(st, RETRY_MS);
+}
+
+void sq_indexer_kick(sq *st) {
+  sq_indexer *ix = &st->ix;
+  if (ix->running || ix->stopping || ix->timer_on) return;
+  if (st->last_id - st->mark < SMALL_BATCH && st->index_ready) arm(st, SQ_INDEX_DEBOUNCE_MS);
+  else start_job(st);
+}
+
+/* Start-up (loop not running yet): connect, read the mark, start catching up. */
+int sq_indexer_open(sq *st, char *err, size_t errlen) {
+  sq_indexer *ix = &st->ix;
+  ix->db = sq_indexer_connect(st->path, st->ipath, st->busy_ms, &ix->stmts, err, errlen);
+  if (!ix->db) return -1;
+  /* The mark as stored; a stale index is noticed by its first batch. */
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(ix->db, "SELECT mark FROM main.state WHERE id = 1", -1, &s, NULL) ==
+          SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW)
+    st->mark = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  if (st->mark > st->last_id) st->mark = 0;
+  int rc = uv_timer_init(st->base.loop, &ix->timer);
+  if (rc != 0) {
+    snprintf(err, errlen, "index timer: %s", uv_strerror(rc));
+    return -1;
+  }
+  ix->timer.data = st;
+  st->index_ready = st->mark >= st->last_id;
+  /* The first batch (which also checks the index belongs to these rows)
+   * starts once the loop runs: an early exit has no job in flight. */
+  arm(st, 0);
+  return 0;
+}
+
+void sq_indexer_stop(sq *st) {
+  sq_indexer *ix = &st->ix;
+  if (ix->stopping) return;
+  ix->stopping = 1;
+  if (ix->timer_on) uv_timer_stop(&ix->timer);
+  ix->timer_on = 0;
+  uv_close((uv_handle_t *)&ix->timer, NULL);
+}
+
+void sq_indexer_close(sq *st) {
+  sq_indexer_disconnect(st->ix.db, st->ix.stmts);
+  st->ix.db = NULL;
+  st->ix.stmts = NULL;
+}

@@ -1,0 +1,197 @@
+/* store/sqlite/readers.cc: the reader pool and the read jobs.
+ *
+ * Up to cfg->readers connections, one per running read job, each opened by
+ * the worker that first uses it: the rows file (query_only) with the index
+ * file attached as `ix`. Every read is one transaction whose first
+ * statement reads ix.state: that pins the index snapshot (and its mark)
+ * before the rows snapshot, which is therefore at least as new, so every
+ * row the index covers is visible and the rows above the mark are the
+ * exact tail. WAL: readers never block the writer or the indexer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sq.h"
+
+struct sq_readjob {
+  job j;
+  sq *st;
+  store_read *r;
+  int slot;
+};
+
+sqlite3_stmt *sq_rstmt(store_read *r, sq_reader *rd, int id) {
+  if (!rd->stmts[id] && sqlite3_prepare_v3(rd->db, sq_rstmt_sql(id), -1,
+                                           SQLITE_PREPARE_PERSISTENT, &rd->stmts[id],
+                                           NULL) != SQLITE_OK) {
+    snprintf(r->err, sizeof(r->err), "prepare: %s", sqlite3_errmsg(rd->db));
+    return NULL;
+  }
+  return rd->stmts[id];
+}
+
+int sq_step_err(store_read *r, sqlite3 *db, int rc) {
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE) return 0;
+  snprintf(r->err, sizeof(r->err), "%s", sqlite3_errmsg(db));
+  int prim = rc & 0xff;
+  return prim == SQLITE_BUSY || prim == SQLITE_LOCKED || prim == SQLITE_CANTOPEN ||
+                 prim == SQLITE_NOMEM || prim == SQLITE_IOERR
+             ? STORE_BUSY
+             : STORE_ERROR;
+}
+
+static sqlite3 *reader_connect(sq *st, store_read *r) {
+  sqlite3 *db = sq_connect(st->path, st->sync, st->busy_ms, r->err, sizeof(r->err));
+  if (!db) return NULL;
+  sqlite3_stmt *att = NULL;
+  int ok = sqlite3_prepare_v2(db, "ATTACH ?1 AS ix", -1, &att, NULL) == SQLITE_OK &&
+           sqlite3_bind_text(att, 1, st->ipath, -1, SQLITE_STATIC) == SQLITE_OK &&
+           sqlite3_step(att) == SQLITE_DONE;
+  sqlite3_finalize(att);
+  if (!ok) snprintf(r->err, sizeof(r->err), "attach index: %s", sqlite3_errmsg(db));
+  if (ok && sq_exec(db, "PRAGMA query_only=1; PRAGMA cache_size=-1024; PRAGMA ix.cache_size=-1024",
+                    r->err, sizeof(r->err)))
+    ok = 0;
+  if (!ok) {
+    sqlite3_close(db);
+    return NULL;
+  }
+  return db;
+}
+
+/* Worker thread: one read transaction. */
+static void read_work(job *j) {
+  sq_readjob *rj = (sq_readjob *)j;
+  sq *st = rj->st;
+  store_read *r = rj->r;
+  sq_reader *rd = &st->readers[rj->slot];
+  if (!rd->db && !(rd->db = reader_connect(st, r))) {
+    r->rc = STORE_BUSY; /* e.g. out of descriptors: it passes */
+    return;
+  }
+  sqlite3_stmt *begin = sq_rstmt(r, rd, RS_BEGIN), *end = sq_rstmt(r, rd, RS_END);
+  sqlite3_stmt *state = sq_rstmt(r, rd, RS_STATE);
+  if (!begin || !end || !state) {
+    r->rc = STORE_ERROR;
+    return;
+  }
+  int rc = sqlite3_step(begin);
+  sqlite3_reset(begin);
+  if ((r->rc = sq_step_err(r, rd->db, rc)) != 0) return;
+  int64_t mark = 0, messages = 0, senders = 0;
+  rc = sqlite3_step(state);
+  if (rc == SQLITE_ROW) {
+    mark = sqlite3_column_int64(state, 0);
+    messages = sqlite3_column_int64(state, 1);
+    senders = sqlite3_column_int64(state, 2);
+  }
+  sqlite3_reset(state);
+  r->rc = sq_step_err(r, rd->db, rc);
+  if (r->rc == 0 && rc != SQLITE_ROW) {
+    snprintf(r->err, sizeof(r->err), "index state missing");
+    r->rc = STORE_ERROR;
+  }
+  if (r->rc == 0) {
+    switch (r->kind) {
+      case STORE_READ_MESSAGES: r->rc = sq_read_messages(r, rd, mark, messages); break;
+      case STORE_READ_STATS: r->rc = sq_read_stats(r, rd, mark, messages, senders); break;
+      default: {
+        sqlite3_stmt *v = sq_rstmt(r, rd, RS_VERSION);
+        r->rc = STORE_ERROR;
+        if (v && (rc = sqlite3_step(v)) == SQLITE_ROW) {
+          int version = sqlite3_column_int(v, 0);
+          if (version == SQ_ROWS_VERSION) r->rc = 0;
+          else snprintf(r->err, sizeof(r->err), "schema version %d, expected %d", version,
+                        SQ_ROWS_VERSION);
+        } else if (v) {
+          r->rc = sq_step_err(r, rd->db, rc);
+        }
+        if (v) sqlite3_reset(v);
+      }
+    }
+  }
+  sqlite3_step(end);
+  sqlite3_reset(end);
+  if (r->rc == 0) {
+    store_rows_fix(r);
+    if (r->arena.oom) {
+      snprintf(r->err, sizeof(r->err), "out of memory");
+      r->rc = STORE_BUSY;
+    } else if (r->render) {
+      r->render(r);
+    }
+  }
+}
+
+static int read_begin(sq *st, store_read *r, int slot);
+
+static void read_done(job *j, int cancelled) {
+  sq_readjob *rj = (sq_readjob *)j;
+  sq *st = rj->st;
+  store_read *r = rj->r;
+  if (cancelled) {
+    r->rc = STORE_BUSY;
+    snprintf(r->err, sizeof(r->err), "read cancelled");
+  }
+  if (r->rc != 0) st->db_errors++;
+  int slot = rj->slot;
+  st->readers[slot].busy = 0;
+  st->reads_running--;
+  /* Hand the slot to the next waiting read before calling back, so the
+   * callback may submit another read. */
+  if (st->r_head) {
+    store_read *next = st->r_head;
+    st->r_head = next->next;
+    if (!st->r_head) st->r_tail = NULL;
+    st->r_len--;
+    if (read_begin(st, next, slot) != 0) {
+      next->rc = STORE_BUSY;
+      snprintf(next->err, sizeof(next->err), "cannot queue the read");
+      next->done(next);
+    }
+  }
+  r->done(r); /* may free r (and rj with it) */
+  store_notify_idle(&st->base);
+}
+
+/* Queues r's job on reader `slot`; 0 or a libuv error (nothing queued). */
+static int read_begin(sq *st, store_read *r, int slot) {
+  sq_readjob *rj = (sq_readjob *)r->priv;
+  rj->st = st;
+  rj->r = r;
+  rj->slot = slot;
+  int rc = job_submit(st->base.loop, &rj->j, read_work, read_done);
+  if (rc == 0) {
+    st->readers[slot].busy = 1;
+    st->reads_running++;
+  }
+  return rc;
+}
+
+int sq_read(store *base, store_read *r) {
+  sq *st = (sq *)base;
+  if (r->kind != STORE_READ_READY && st->last_id - st->mark > (int64_t)st->max_lag)
+    return STORE_E_LAG;
+  if (!r->priv) {
+    r->priv = calloc(1, sizeof(sq_readjob)); /* freed by store_read_free */
+    if (!r->priv) return STORE_E_NOMEM;
+  }
+  for (int i = 0; i < st->nreaders; i++) {
+    if (!st->readers[i].busy) return read_begin(st, r, i) == 0 ? 0 : STORE_E_FULL;
+  }
+  if (st->r_len >= st->max_queue) return STORE_E_FULL;
+  if (st->r_tail) st->r_tail->next = r;
+  else st->r_head = r;
+  st->r_tail = r;
+  st->r_len++;
+  return 0;
+}
+
+void sq_readers_close(sq *st) {
+  for (int i = 0; i < st->nreaders; i++) {
+    if (!st->readers[i].db) continue;
+    sq_finalize_all(st->readers[i].stmts, RS_NSTMT);
+    sqlite3_close(st->readers[i].db);
+    st->readers[i].db = NULL;
+  }
+}

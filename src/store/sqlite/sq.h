@@ -1,0 +1,195 @@
+/* store/sqlite/sq.h: the SQLite engine's private types, shared by the files
+ * of src/store/sqlite/ only.
+ *
+ * Two files on disk:
+ *   <path>        the rows: `messages` with a unique message_id, written by
+ *                 the acknowledging transaction (synchronous=FULL). Nothing
+ *                 else is in that transaction.
+ *   <path>-index  everything derived from the rows (ts and per-sender order,
+ *                 counts, the trigram index), built by the indexer in large
+ *                 batches with its own write lock (synchronous=NORMAL), with
+ *                 a high-water mark `state.mark` (the last row id indexed)
+ *                 committed atomically with what it built.
+ * Reads see the index as of its mark plus the rows above the mark (the
+ * tail), so they are exact whatever the indexer's lag.
+ *
+ * Threads: the writer connection is used by one batch job at a time, the
+ * indexer connection by one index job at a time, the checkpoint connection
+ * by one checkpoint job at a time, each reader connection by one read job
+ * at a time. The struct's other fields belong to the loop thread. */
+#ifndef HOOKD_SQ_H
+#define HOOKD_SQ_H
+
+#include <sqlite3.h>
+
+#include "clock.h"
+#include "job.h"
+#include "store.h"
+
+#define SQ_ROWS_VERSION 3  /* user_version of the rows file */
+#define SQ_INDEX_VERSION 1 /* user_version of the index file */
+
+/* Checkpoints of the rows file: a background PASSIVE checkpoint starts when
+ * the WAL holds this many frames; the writer then folds in the rest so the
+ * WAL restarts from the beginning (see writer.cc). */
+#define SQ_CKPT_FRAMES 2048
+/* Past this many frames the writer checkpoints with RESTART itself. */
+#define SQ_WAL_HARD_FRAMES 16384
+#define SQ_INDEX_DEBOUNCE_MS 20 /* let a small index batch grow a little */
+
+enum sq_field { F_MID, F_FROM, F_TO, F_TS, F_TS_KEY, F_TEXT, F_NFIELDS };
+
+struct sq_insert {
+  sq_insert *next;
+  char *data; /* owned; the copied fields, reused */
+  size_t cap;
+  size_t off[F_NFIELDS], len[F_NFIELDS];
+  int has_text;
+  char created_at[CLOCK_ISO_LEN + 1];
+  int result; /* set by the worker */
+  store_submit_cb cb;
+  void *arg;
+};
+
+struct sq;
+
+struct sq_batch {
+  job j; /* must stay first */
+  sq *st;
+  sq_insert *head;
+  int n, created;
+  int ok, busy;
+  int ckpt_first;     /* fold the WAL's rest into the database first */
+  int wal_frames;     /* frames in the WAL after the commit (wal_hook) */
+  int64_t last_id;    /* highest row id after the commit */
+  uint64_t duration_ns;
+  char err[256];
+};
+
+struct sq_ckpt {
+  job j;
+  sq *st;
+  sqlite3 *db; /* its own connection to the rows file, opened lazily */
+  int rc, log, done_frames;
+  char err[256];
+};
+
+/* Reader statements (readers.cc prepares them once per connection). */
+enum sq_rstmt {
+  RS_BEGIN,
+  RS_END,
+  RS_STATE,   /* mark, messages, senders (first: it pins the index snapshot) */
+  RS_VERSION, /* rows user_version */
+  RS_ROW,     /* one row by id */
+  RS_FTS_COUNT,
+  RS_TAIL_COUNT,
+  RS_SENDER_N,  /* indexed count of one sender */
+  RS_STATS_SENDERS_NEW,
+  RS_STATS_TOP,
+  RS_PAGE,                    /* + page variant (queries.cc) */
+  RS_COUNT = RS_PAGE + 24,    /* + count variant */
+  RS_NSTMT = RS_COUNT + 12
+};
+
+struct sq_reader {
+  sqlite3 *db; /* rows file with the index attached as `ix`; opened lazily */
+  sqlite3_stmt *stmts[RS_NSTMT];
+  int busy;    /* loop side: a job holds it */
+};
+
+struct sq_indexer {
+  job j;
+  sq *st;
+  sqlite3 *db;        /* index file (main) + rows file attached as `r` */
+  sqlite3_stmt **stmts;
+  int running;
+  int stopping;
+  uv_timer_t timer;   /* debounce for small batches */
+  int timer_on;
+  int64_t mark_in;    /* worker: mark before the batch */
+  int64_t mark;       /* after the batch (loop copy: st->mark) */
+  int n, ok;
+  int rebuilt;        /* the batch found the index stale and reset it */
+  uint64_t duration_ns;
+  char err[256];
+};
+
+struct sq {
+  store base; /* must stay first */
+  char path[1024], ipath[1040];
+  const char *files[3];
+  int sync, busy_ms;
+  uint32_t max_queue, max_lag, index_batch;
+  /* writer */
+  sqlite3 *wdb;
+  sqlite3_stmt *w_begin, *w_commit, *w_rollback, *w_insert;
+  sq_insert *q_head, *q_tail, *free_list;
+  uint32_t q_len; /* waiting + committing */
+  int batch_running;
+  sq_batch batch;
+  int64_t last_id;     /* highest committed row id */
+  int wal_frames;      /* rows WAL frames after the last commit */
+  int restart_wanted;  /* a background checkpoint caught up: fold the rest */
+  sq_ckpt ckpt;
+  int ckpt_running;
+  int64_t write_fail_ms;
+  char write_err[256];
+  /* indexer */
+  sq_indexer ix;
+  int64_t mark;        /* index high-water mark as last committed */
+  int index_ready;     /* first catch-up done (for STATUS/readiness) */
+  /* readers */
+  sq_reader readers[STORE_MAX_READERS];
+  int nreaders, reads_running;
+  store_read *r_head, *r_tail;
+  uint32_t r_len;
+  uint64_t db_errors;
+  int shutting_down;
+};
+
+/* db.cc: connections */
+sqlite3 *sq_connect(const char *path, int sync, int busy_ms, char *err, size_t errlen);
+int sq_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
+void sq_finalize_all(sqlite3_stmt **stmts, int n);
+int sq_make_parent_dirs(const char *path, char *err, size_t errlen);
+/* Installs the counting VFS as the default (once per process). */
+int sq_vfs_install(void);
+void sq_vfs_set_index_path(const char *ipath);
+void sq_vfs_bytes(uint64_t *rows, uint64_t *index);
+
+/* schema.cc */
+int sq_migrate_rows(sqlite3 *db, char *err, size_t errlen);
+int sq_init_index(sqlite3 *db, char *err, size_t errlen);
+
+/* writer.cc */
+int sq_submit(store *base, const message *m, int64_t now_ms, store_submit_cb cb, void *arg);
+int sq_writer_open(sq *st, char *err, size_t errlen);
+void sq_writer_close(sq *st);
+
+/* indexer.cc */
+int sq_indexer_open(sq *st, char *err, size_t errlen);
+void sq_indexer_kick(sq *st);
+void sq_indexer_stop(sq *st);
+void sq_indexer_close(sq *st);
+/* Worker side, exposed for the unit tests: indexes rows above the mark
+ * (at most `max` of them) on db. Returns rows indexed (0: nothing to do),
+ * or -1 with err. *mark is read and advanced. */
+int sq_index_batch(sqlite3 *db, sqlite3_stmt **stmts, int max, int64_t *mark, int *rebuilt,
+                   char *err, size_t errlen);
+sqlite3 *sq_indexer_connect(const char *path, const char *ipath, int busy_ms, sqlite3_stmt ***stmts,
+                            char *err, size_t errlen);
+void sq_indexer_disconnect(sqlite3 *db, sqlite3_stmt **stmts);
+
+/* readers.cc */
+int sq_read(store *base, store_read *r);
+void sq_readers_close(sq *st);
+sqlite3_stmt *sq_rstmt(store_read *r, sq_reader *rd, int id);
+
+/* queries.cc / stats.cc (worker thread, inside a read transaction) */
+const char *sq_rstmt_sql(int id);
+int sq_read_messages(store_read *r, sq_reader *rd, int64_t mark, int64_t messages);
+void sq_queries_init(void);
+int sq_read_stats(store_read *r, sq_reader *rd, int64_t mark, int64_t messages, int64_t senders);
+int sq_step_err(store_read *r, sqlite3 *db, int rc);
+
+#endif

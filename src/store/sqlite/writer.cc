@@ -1,0 +1,297 @@
+/* store/sqlite/writer.cc: the acknowledging path. Inserts queue up on the
+ * loop; while no batch runs, the whole queue (up to STORE_MAX_BATCH) becomes
+ * one threadpool job: BEGIN IMMEDIATE, one prepared INSERT ... ON CONFLICT
+ * DO NOTHING per message, COMMIT (synchronous=FULL: the WAL is fsynced).
+ * The transaction holds the row and message_id's uniqueness and nothing
+ * else; each caller hears created/duplicate only after COMMIT returned.
+ *
+ * Checkpoints stay off this path. The writer never auto-checkpoints; when
+ * the WAL passes SQ_CKPT_FRAMES a job on a second connection copies it into
+ * the database file (PASSIVE: it never blocks the writer). The writer keeps
+ * appending meanwhile, so the WAL is never fully copied and could not
+ * restart; therefore, once that job is done, the next batch first folds in
+ * the few frames appended since (a small PASSIVE checkpoint on its own
+ * connection) and its BEGIN then finds the WAL fully copied and starts it
+ * again from the beginning. journal_size_limit trims the file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sq.h"
+
+static void batch_start(sq *st);
+
+/* wal_hook: frames in the WAL after each commit (worker thread, the batch's). */
+static int on_wal(void *arg, sqlite3 *, const char *, int frames) {
+  ((sq *)arg)->batch.wal_frames = frames;
+  return SQLITE_OK;
+}
+
+int sq_writer_open(sq *st, char *err, size_t errlen) {
+  struct {
+    sqlite3_stmt **s;
+    const char *sql;
+  } w[] = {
+      {&st->w_begin, "BEGIN IMMEDIATE"},
+      {&st->w_commit, "COMMIT"},
+      {&st->w_rollback, "ROLLBACK"},
+      {&st->w_insert,
+       "INSERT INTO messages(message_id, from_msisdn, to_msisdn, ts, ts_key, text, created_at) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(message_id) DO NOTHING"},
+  };
+  if (sq_exec(st->wdb, "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=16777216", err,
+              errlen))
+    return -1;
+  for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+    if (sqlite3_prepare_v3(st->wdb, w[i].sql, -1, SQLITE_PREPARE_PERSISTENT, w[i].s, NULL) !=
+        SQLITE_OK) {
+      snprintf(err, errlen, "cannot prepare statement: %s", sqlite3_errmsg(st->wdb));
+      return -1;
+    }
+  }
+  sqlite3_wal_hook(st->wdb, on_wal, st);
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(st->wdb, "SELECT coalesce(max(id), 0) FROM messages", -1, &s, NULL) ==
+          SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW)
+    st->last_id = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  return 0;
+}
+
+void sq_writer_close(sq *st) {
+  sqlite3_stmt *s[] = {st->w_begin, st->w_commit, st->w_rollback, st->w_insert};
+  sq_finalize_all(s, 4);
+  if (st->ckpt.db) sqlite3_close(st->ckpt.db);
+  while (st->free_list) {
+    sq_insert *it = st->free_list;
+    st->free_list = it->next;
+    free(it->data);
+    free(it);
+  }
+}
+
+int sq_submit(store *base, const message *m, int64_t now_ms, store_submit_cb cb, void *arg) {
+  sq *st = (sq *)base;
+  if (st->q_len >= st->max_queue) return STORE_E_FULL;
+  if (st->last_id - st->mark > (int64_t)st->max_lag) return STORE_E_LAG;
+  const str f[F_NFIELDS] = {m->message_id, m->from, m->to, m->ts, str{m->ts_key, m->ts_key_len},
+                            m->text};
+  size_t need = 0;
+  for (int i = 0; i < F_NFIELDS; i++) need += f[i].len;
+  sq_insert *it = st->free_list;
+  if (it && it->cap < need) it = NULL; /* keep the pool; allocate below */
+  if (it) {
+    st->free_list = it->next;
+  } else {
+    it = (sq_insert *)calloc(1, sizeof(sq_insert));
+    if (!it) return STORE_E_NOMEM;
+    it->data = (char *)malloc(need ? need : 1);
+    if (!it->data) {
+      free(it);
+      return STORE_E_NOMEM;
+    }
+    it->cap = need ? need : 1;
+  }
+  size_t off = 0;
+  for (int i = 0; i < F_NFIELDS; i++) {
+    if (f[i].len) memcpy(it->data + off, f[i].base, f[i].len);
+    it->off[i] = off;
+    it->len[i] = f[i].len;
+    off += f[i].len;
+  }
+  it->has_text = m->text.base != NULL;
+  clock_iso_ms(now_ms, it->created_at);
+  it->cb = cb;
+  it->arg = arg;
+  it->next = NULL;
+  if (st->q_tail) st->q_tail->next = it;
+  else st->q_head = it;
+  st->q_tail = it;
+  st->q_len++;
+  if (!st->batch_running) batch_start(st);
+  return 0;
+}
+
+static int step_reset(sqlite3_stmt *s) {
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  return rc;
+}
+
+/* Worker thread: the whole batch as one transaction. */
+static void batch_work(job *j) {
+  sq_batch *b = (sq_batch *)j;
+  sq *st = b->st;
+  sqlite3 *db = st->wdb;
+  uint64_t t0 = clock_mono_ns();
+  int rc;
+  b->wal_frames = -1;
+  if (b->ckpt_first) {
+    /* Fold in what the background checkpoint missed; a few frames. Past the
+     * hard bound, RESTART waits for readers so the WAL cannot grow on. */
+    int mode = st->wal_frames > SQ_WAL_HARD_FRAMES ? SQLITE_CHECKPOINT_RESTART
+                                                   : SQLITE_CHECKPOINT_PASSIVE;
+    sqlite3_wal_checkpoint_v2(db, "main", mode, NULL, NULL);
+  }
+  rc = step_reset(st->w_begin);
+  if (rc != SQLITE_DONE) goto fail;
+  for (sq_insert *it = b->head; it; it = it->next) {
+    sqlite3_stmt *ins = st->w_insert;
+    for (int i = 0; i < F_NFIELDS; i++) {
+      if (i == F_TEXT && !it->has_text) sqlite3_bind_null(ins, i + 1);
+      else sqlite3_bind_text(ins, i + 1, it->data + it->off[i], (int)it->len[i], SQLITE_STATIC);
+    }
+    sqlite3_bind_text(ins, F_NFIELDS + 1, it->created_at, CLOCK_ISO_LEN, SQLITE_STATIC);
+    rc = step_reset(ins);
+    sqlite3_clear_bindings(ins);
+    if (rc != SQLITE_DONE) goto rollback;
+    it->result = sqlite3_changes(db) == 1 ? STORE_CREATED : STORE_DUPLICATE;
+    if (it->result == STORE_CREATED) b->created++;
+  }
+  rc = step_reset(st->w_commit);
+  if (rc != SQLITE_DONE) goto rollback;
+  b->ok = 1;
+  b->last_id = sqlite3_last_insert_rowid(db);
+  b->duration_ns = clock_mono_ns() - t0;
+  return;
+rollback:
+  snprintf(b->err, sizeof(b->err), "%s (%s)", sqlite3_errmsg(db), sqlite3_errstr(rc));
+  if (!sqlite3_get_autocommit(db)) step_reset(st->w_rollback);
+  goto out;
+fail:
+  snprintf(b->err, sizeof(b->err), "%s (%s)", sqlite3_errmsg(db), sqlite3_errstr(rc));
+out:
+  b->ok = 0;
+  /* Locked by another process, or a full disk: both pass; say 503. */
+  int prim = rc & 0xff;
+  b->busy = prim == SQLITE_BUSY || prim == SQLITE_LOCKED || prim == SQLITE_FULL;
+  b->duration_ns = clock_mono_ns() - t0;
+}
+
+/* ---- Background checkpoint ------------------------------------------------ */
+
+static void ckpt_work(job *j) {
+  sq_ckpt *c = (sq_ckpt *)j;
+  sq *st = c->st;
+  c->rc = SQLITE_OK;
+  if (!c->db) {
+    c->db = sq_connect(st->path, st->sync, st->busy_ms, c->err, sizeof(c->err));
+    if (!c->db) {
+      c->rc = SQLITE_CANTOPEN;
+      return;
+    }
+    sq_exec(c->db, "PRAGMA cache_size=16", c->err, sizeof(c->err));
+  }
+  c->rc = sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, &c->log,
+                                    &c->done_frames);
+  if (c->rc != SQLITE_OK) snprintf(c->err, sizeof(c->err), "%s", sqlite3_errmsg(c->db));
+}
+
+static void ckpt_done(job *j, int cancelled) {
+  sq_ckpt *c = (sq_ckpt *)j;
+  sq *st = c->st;
+  st->ckpt_running = 0;
+  if (!cancelled && c->rc == SQLITE_OK) st->restart_wanted = 1;
+  store_notify_idle(&st->base);
+}
+
+static void ckpt_maybe_start(sq *st) {
+  if (st->ckpt_running || st->restart_wanted || st->shutting_down ||
+      st->wal_frames < SQ_CKPT_FRAMES)
+    return;
+  st->ckpt.st = st;
+  if (job_submit(st->base.loop, &st->ckpt.j, ckpt_work, ckpt_done) == 0) st->ckpt_running = 1;
+}
+
+/* ---- Loop side ------------------------------------------------------------ */
+
+/* Hand each request its outcome, then start the next batch. */
+static void batch_done(job *j, int cancelled) {
+  sq_batch *b = (sq_batch *)j;
+  sq *st = b->st;
+  if (cancelled) {
+    b->ok = 0;
+    snprintf(b->err, sizeof(b->err), "batch cancelled");
+  }
+  if (!b->ok) {
+    st->db_errors++;
+    st->write_fail_ms = clock_wall_ms();
+    snprintf(st->write_err, sizeof(st->write_err), "%s", b->err);
+  } else {
+    st->write_fail_ms = 0;
+    if (b->last_id > st->last_id) st->last_id = b->last_id;
+    if (b->wal_frames >= 0) {
+      /* A WAL that restarted holds little more than this batch. */
+      if (b->ckpt_first && b->wal_frames < st->wal_frames) st->restart_wanted = 0;
+      st->wal_frames = b->wal_frames;
+    }
+  }
+  if (st->base.hooks.commit) st->base.hooks.commit(b->n, b->duration_ns, b->ok);
+  st->q_len -= (uint32_t)b->n;
+  if (b->ok && b->created) st->base.generation++; /* before anyone hears 200 */
+  /* batch_running stays set while the callbacks run: a callback may submit
+   * (the next pipelined request), and that must only enqueue. */
+  sq_insert *it = b->head;
+  b->head = NULL;
+  while (it) {
+    sq_insert *next = it->next;
+    int result = b->ok ? it->result : (b->busy ? STORE_BUSY : STORE_ERROR);
+    it->cb(it->arg, result, b->ok ? NULL : b->err);
+    it->next = st->free_list;
+    st->free_list = it;
+    it = next;
+  }
+  st->batch_running = 0;
+  if (b->ok && b->created) sq_indexer_kick(st);
+  ckpt_maybe_start(st);
+  if (st->q_head) batch_start(st);
+  else store_notify_idle(&st->base);
+}
+
+/* The job could not be queued: every insert, batched or waiting, hears
+ * 503 now (batch_running stays set so callbacks only enqueue). */
+static void fail_all(sq *st, sq_insert *head, const char *why) {
+  while (head) {
+    sq_insert *next = head->next;
+    if (!next && st->q_head) { /* then the waiting ones */
+      next = st->q_head;
+      st->q_head = st->q_tail = NULL;
+    }
+    st->q_len--;
+    head->cb(head->arg, STORE_BUSY, why);
+    head->next = st->free_list;
+    st->free_list = head;
+    head = next;
+  }
+  st->db_errors++;
+}
+
+static void batch_start(sq *st) {
+  sq_batch *b = &st->batch;
+  sq_insert *last = st->q_head;
+  int n = 1;
+  for (; n < STORE_MAX_BATCH && last->next; n++) last = last->next;
+  b->head = st->q_head;
+  st->q_head = last->next;
+  if (!st->q_head) st->q_tail = NULL;
+  last->next = NULL;
+  b->st = st;
+  b->n = n;
+  b->created = 0;
+  b->ok = 0;
+  b->busy = 0;
+  b->err[0] = 0;
+  b->last_id = 0;
+  /* Not while the background checkpoint holds the checkpoint lock. */
+  b->ckpt_first = (st->restart_wanted && !st->ckpt_running) || st->wal_frames > SQ_WAL_HARD_FRAMES;
+  st->batch_running = 1;
+  int rc = job_submit(st->base.loop, &b->j, batch_work, batch_done);
+  if (rc != 0) {
+    sq_insert *head = b->head;
+    b->head = NULL;
+    fail_all(st, head, uv_strerror(rc));
+    st->batch_running = 0;
+    store_notify_idle(&st->base);
+  }
+}
