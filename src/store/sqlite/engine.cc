@@ -88,7 +88,7 @@ store *sq_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
   st->busy_ms = (int)cfg->busy_timeout_ms;
   st->max_queue = cfg->max_queue;
   st->max_lag = cfg->index_max_lag ? cfg->index_max_lag : 50000;
-  st->index_batch = cfg->index_batch ? cfg->index_batch : 8192;
+  st->index_batch = cfg->index_batch ? cfg->index_batch : 16384;
   st->nreaders = (int)(cfg->readers > STORE_MAX_READERS ? STORE_MAX_READERS : cfg->readers);
   if (st->nreaders < 1) st->nreaders = 1;
   sq_queries_init();

@@ -2,16 +2,18 @@
  *
  * A commit that created rows kicks the indexer. One batch runs at a time;
  * while it runs, new rows accumulate, so under load batches grow with the
- * rate (like group commit) and the work per row shrinks. A batch that
- * would be tiny waits SQ_INDEX_DEBOUNCE_MS for company first. A batch that
- * ends behind the writer starts the next one at once; a failed batch is
- * retried after a second (the error is counted and logged). */
+ * rate (like group commit). A batch smaller than a quarter of INDEX_BATCH
+ * waits up to SQ_INDEX_DEBOUNCE_MS for company first: the random-keyed
+ * trees cost about one page write per row touched until a batch covers
+ * their leaves, so large batches write far fewer bytes per row (measured:
+ * 11 KB/row at 2,048 rows per batch, 5.4 at 8,192, 2.4 at 32,768). A
+ * failed batch is retried after a second (the error is counted and
+ * logged). */
 #include <stdio.h>
 
 #include "log.h"
 #include "sq.h"
 
-#define SMALL_BATCH 256
 #define RETRY_MS 1000
 
 static void index_work(job *j) {
@@ -58,8 +60,7 @@ static void index_done(job *j, int cancelled) {
   if (ix->n != 0 && st->base.hooks.index)
     st->base.hooks.index(ix->n > 0 ? ix->n : 0, ix->duration_ns, ok);
   if (!ok) arm(st, RETRY_MS);
-  else if (st->last_id > st->mark && ix->n > 0) start_job(st);
-  else if (st->last_id > st->mark) arm(st, SQ_INDEX_DEBOUNCE_MS);
+  else if (st->last_id > st->mark) sq_indexer_kick(st);
   store_notify_idle(&st->base);
 }
 
@@ -75,7 +76,8 @@ static void start_job(sq *st) {
 void sq_indexer_kick(sq *st) {
   sq_indexer *ix = &st->ix;
   if (ix->running || ix->stopping || ix->timer_on) return;
-  if (st->last_id - st->mark < SMALL_BATCH && st->index_ready) arm(st, SQ_INDEX_DEBOUNCE_MS);
+  if (st->last_id - st->mark < (int64_t)st->index_batch / 4 && st->index_ready)
+    arm(st, SQ_INDEX_DEBOUNCE_MS);
   else start_job(st);
 }
 

@@ -35,7 +35,7 @@
 #define SQ_CKPT_FRAMES 2048
 /* Past this many frames the writer checkpoints with RESTART itself. */
 #define SQ_WAL_HARD_FRAMES 16384
-#define SQ_INDEX_DEBOUNCE_MS 20 /* let a small index batch grow a little */
+#define SQ_INDEX_DEBOUNCE_MS 100 /* let a small index batch grow (index_job.cc) */
 
 enum sq_field { F_MID, F_FROM, F_TO, F_TS, F_TS_KEY, F_TEXT, F_NFIELDS };
 
