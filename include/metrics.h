@@ -50,7 +50,12 @@ struct metrics_store {
   uint64_t index_write_bytes; /* storage writes for the derived structures */
 };
 
-/* One answered request; route is a route_id (ROUTE_OTHER for unknown). */
+#define METRICS_MAX_ROUTES 31
+
+/* Registers the `path` label of each route id (start-up; labels static).
+ * Ids outside [0, n) are counted as "other". */
+void metrics_set_routes(const char *const *labels, int n);
+/* One answered request; route is a route id (anything else: "other"). */
 void metrics_request(int route, int status, double latency_ms);
 void metrics_webhook(int result);
 void metrics_conn_opened(void);

@@ -286,7 +286,8 @@ def sign(secret, body):
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-METRIC_RE = re.compile(r'^(http_requests_total|webhook_requests_total)\{([^}]*)\}\s+(\S+)$')
+METRIC_RE = re.compile(r'^(http_requests_total|webhook_requests_total|hookd_storage_write_bytes_total)'
+                       r'\{([^}]*)\}\s+(\S+)$')
 
 
 def scrape(port):
@@ -305,10 +306,110 @@ def scrape(port):
         labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
         if m.group(1) == "http_requests_total":
             key = ("http", labels.get("path"), labels.get("status"))
+        elif m.group(1) == "hookd_storage_write_bytes_total":
+            key = ("storage", labels.get("part"))
         else:
             key = ("webhook", labels.get("result"))
         out[key] = float(m.group(3))
     return out
+
+
+def gauge(port, name):
+    """One unlabelled sample from /metrics, or None."""
+    try:
+        st, body = http_req(port, "GET", "/metrics")
+    except OSError:
+        return None
+    m = re.search(r"^%s (\S+)$" % re.escape(name), body.decode("utf-8", "replace"), re.M)
+    return float(m.group(1)) if st == 200 and m else None
+
+
+def reference_insert(binary, requests_file, folder, seconds):
+    """ref_insert (scripts/ref_insert.cc): the same rows committed by a plain
+    SQLite program, 64 per transaction, WAL, synchronous=FULL, in `folder`."""
+    ref = os.path.join(os.path.dirname(binary), "ref_insert")
+    if not os.path.exists(ref):
+        ref = os.path.join(ROOT, "build-release", "ref_insert")
+    db = os.path.join(folder, "reference.db")
+    p = subprocess.run([ref, requests_file, db, str(seconds), "64"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=seconds + 120)
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.unlink(db + suffix)
+        except OSError:
+            pass
+    m = re.search(r"rows_per_s=(\d+)", p.stdout)
+    if p.returncode != 0 or not m:
+        raise SystemExit("bench: ref_insert failed: %s" % p.stdout[-500:])
+    return float(m.group(1))
+
+
+class Sampler:
+    """Polls index lag, WAL sizes and RSS every 0.25 s while a scenario runs."""
+
+    def __init__(self, port, pid, db):
+        self.port, self.pid, self.db = port, pid, db
+        self.max_lag = 0.0
+        self.max_wal = 0
+        self.max_rss = 0.0
+        self._stop = False
+        import threading
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while not self._stop:
+            lag = gauge(self.port, "hookd_index_lag_rows")
+            if lag is not None:
+                self.max_lag = max(self.max_lag, lag)
+            wal = 0
+            for f in (self.db + "-wal", self.db + "-index-wal"):
+                try:
+                    wal += os.path.getsize(f)
+                except OSError:
+                    pass
+            self.max_wal = max(self.max_wal, wal)
+            rss, _ = proc_status(self.pid)
+            self.max_rss = max(self.max_rss, rss or 0)
+            time.sleep(0.25)
+
+    def stop(self):
+        self._stop = True
+        self._t.join()
+
+
+def read_prober(port, secret, stop, out):
+    """While the mixed scenario runs: POST a webhook from a private sender,
+    then at once GET /messages?from= for it; every read must list every
+    acknowledged message of that sender (read-your-writes), and its latency
+    is recorded."""
+    sender = "+1999%08d" % (os.getpid() % 10**8)
+    mine = []
+    lat, bad = [], 0
+    i = 0
+    while not stop.is_set():
+        mid = "probe-%d-%d" % (os.getpid(), i)
+        i += 1
+        ts = (dt.datetime(2025, 1, 15, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=i))
+        body = json.dumps({"message_id": mid, "from": sender, "to": "+14155550100",
+                           "ts": ts.strftime("%Y-%m-%dT%H:%M:%SZ"), "text": "probe"},
+                          separators=(",", ":")).encode()
+        try:
+            st, _ = http_req(port, "POST", "/webhook", body, {"X-Signature": sign(secret, body)})
+            if st != 200:
+                continue
+            mine.append(mid)
+            t0 = time.perf_counter()
+            st, b = http_req(port, "GET", "/messages?limit=100&from=" + urllib.parse.quote(sender))
+            lat.append((time.perf_counter() - t0) * 1000)
+            page = json.loads(b) if st == 200 else {}
+            ids = [m["message_id"] for m in page.get("data", [])]
+            want = mine[:100]
+            if st != 200 or page.get("total") != len(mine) or ids != want:
+                bad += 1
+        except OSError:
+            bad += 1
+    out.update({"reads": len(lat), "bad": bad, "lat": sorted(lat)})
 
 
 def metrics_delta(a, b):
@@ -724,6 +825,10 @@ def main(argv=None):
     p.add_argument("--no-deps", action="store_true", help="skip scripts/install-deps.sh --bench")
     p.add_argument("--no-ceiling", action="store_true", help="skip the nginx ceiling")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (database, request files)")
+    p.add_argument("--sustained", type=int, default=60,
+                   help="seconds of the sustained unique-webhook scenario (default 60; 0 skips)")
+    p.add_argument("--sustained-rate", type=int, default=40000,
+                   help="requests/s bound used to size the sustained request file (default 40000)")
     a = p.parse_args(argv)
     if not (1 <= a.duration <= 600) or not (1 <= a.threads <= 64):
         p.error("--duration 1..600, --threads 1..64")
@@ -792,6 +897,9 @@ def main(argv=None):
         gen_file(a, files["u2"], n_unique, run_id + "u2", secret)
         gen_file(a, files["mix"], max(10000, n_unique * 4 // 5), run_id + "mx", secret)
         gen_file(a, files["inv"], 50000, run_id + "iv", secret, invalid=True)
+        if a.sustained:
+            files["sus"] = os.path.join(tmp, "sustained.tsv")
+            gen_file(a, files["sus"], a.sustained_rate * a.sustained, run_id + "su", secret)
 
         # --- ceiling -------------------------------------------------------
         ceil = {}
@@ -808,6 +916,9 @@ def main(argv=None):
         # --- storage reference ---------------------------------------------
         note("disk reference in %s" % tmp)
         disk_mbps, disk_fsync_ms = disk_reference(tmp)
+        note("storage reference: ref_insert, %d s" % a.duration)
+        ref_rps = reference_insert(binary, files["u1"], tmp, a.duration)
+        note("storage reference: %.0f rows/s" % ref_rps)
 
         # --- hookd ---------------------------------------------------------
         h = Hookd(binary, tmp, secret)
@@ -825,13 +936,40 @@ def main(argv=None):
         # --- scenarios -----------------------------------------------------
         base = "http://%s:%d" % (HOST, h.port)
 
-        def scenario(name, script, conns, args, url=None, expect=None, unique_prefix=None):
+        def scenario(name, script, conns, args, url=None, expect=None, unique_prefix=None,
+                     prober=False, duration=None):
             note("scenario %s" % name)
             reset_hwm(pid)
             m0 = scrape(h.port)
             cpu0, busy0, kid0 = proc_cpu(pid), system_busy(), children_cpu()
             wb0 = proc_write_bytes(pid)
-            r = run_wrk(a, url or base, script, conns, args)
+            sampler = Sampler(h.port, pid, h.db)
+            probe_out, probe_stop, pt = {}, None, None
+            if prober:
+                import threading
+                probe_stop = threading.Event()
+                pt = threading.Thread(target=read_prober, args=(h.port, secret, probe_stop, probe_out))
+                pt.start()
+            saved = a.duration
+            a.duration = duration or saved
+            try:
+                r = run_wrk(a, url or base, script, conns, args)
+            finally:
+                a.duration = saved
+            t_end = time.monotonic()
+            if pt:
+                probe_stop.set()
+                pt.join()
+            lag_end = gauge(h.port, "hookd_index_lag_rows")
+            zero_s = None
+            while lag_end is not None and time.monotonic() - t_end < 30:
+                lag = gauge(h.port, "hookd_index_lag_rows")
+                if lag == 0:
+                    zero_s = time.monotonic() - t_end
+                    break
+                time.sleep(0.05)
+            sampler.stop()
+            r.sampler, r.probe, r.lag_end, r.lag_zero_s = sampler, probe_out, lag_end, zero_s
             cpu1, busy1, kid1 = proc_cpu(pid), system_busy(), children_cpu()
             wb1 = proc_write_bytes(pid)
             time.sleep(0.5)   # let in-flight commits finish before counting
@@ -922,8 +1060,14 @@ def main(argv=None):
         scenario("7 GET /stats", "get.lua", a.connections, ["/stats"])
         r8 = scenario("8 mix 80%% webhooks/20%% GET /messages c%d" % a.connections, "mix.lua",
                       a.connections, [files["mix"], str(a.threads), "/messages"],
-                      unique_prefix=run_id + "mx")
+                      unique_prefix=run_id + "mx", prober=True)
         durability("8 mix", r8, run_id + "mx", mixed=True)
+        if a.sustained:
+            rs = scenario("S sustained unique webhooks %ds c%d" % (a.sustained, a.connections),
+                          "webhook.lua", a.connections, [files["sus"], str(a.threads)],
+                          url=base + "/webhook", unique_prefix=run_id + "su",
+                          duration=a.sustained)
+            durability("S sustained", rs, run_id + "su")
 
         total_rows = db_count(h.db)
         m_all = scrape(h.port) or {}
@@ -980,6 +1124,32 @@ def main(argv=None):
            probe.get("hwm_wh") or 0, probe.get("rss_after") or 0))
     log("memory: end of run VmRSS %.1f MB, lifetime VmHWM n/a after resets" % (end_rss or 0)
         if hwm_resettable else "memory: end of run VmRSS %.1f MB, VmHWM %.1f MB" % (end_rss or 0, end_hwm or 0))
+    log("")
+    log("storage reference (scripts/ref_insert.cc: the same rows, 64 per transaction, WAL, "
+        "synchronous=FULL, same folder): %.0f rows/s" % ref_rps)
+    for name, r, extra in rows:
+        if not r.ok or extra.get("ceiling") or not extra.get("prefix"):
+            continue
+        d = getattr(r, "delta", None) or {}
+        created = d.get(("webhook", "created"), 0)
+        kb_rows = d.get(("storage", "rows"), 0) / 1024.0 / created if created else 0
+        kb_index = d.get(("storage", "index"), 0) / 1024.0 / created if created else 0
+        sm = getattr(r, "sampler", None)
+        log("  %-44s %7.0f/s = %.2f x reference; storage per created webhook: rows %.2f KB + "
+            "index %.2f KB = %.2f KB; index lag max %d, at end %s rows (%.2f s of ingest), "
+            "0 after %s; WAL max %.1f MB; RSS max %.1f MB"
+            % (name, r.rps, r.rps / ref_rps if ref_rps else 0, kb_rows, kb_index,
+               kb_rows + kb_index, sm.max_lag if sm else -1,
+               "%d" % r.lag_end if r.lag_end is not None else "?",
+               (r.lag_end or 0) / r.rps if r.rps else 0,
+               "%.2f s" % r.lag_zero_s if r.lag_zero_s is not None else "never (30 s)",
+               (sm.max_wal if sm else 0) / 1e6, sm.max_rss if sm else 0))
+        pr = getattr(r, "probe", None)
+        if pr and pr.get("reads"):
+            lat = pr["lat"]
+            log("  %-44s read-your-writes prober: %d POST-then-GET reads, p50 %.2f ms, p99 %.2f ms, "
+                "%d inexact" % ("", pr["reads"], lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+                                pr["bad"]))
     log("")
     log("details:")
     for name, r, extra in rows:
@@ -1079,8 +1249,34 @@ def main(argv=None):
     verdict("every acknowledged webhook stored", all(ok for _, ok, _ in checks),
             "; ".join(n for n, ok, _ in checks if not ok) or "row counts match")
 
+    # Issue 10 (storage engine) targets.
+    r, _ = by("1 ")
+    if r:
+        verdict("unique c64 >= 0.7 x reference", r.rps >= 0.7 * ref_rps,
+                "%.0f/s = %.2f x %.0f" % (r.rps, r.rps / ref_rps, ref_rps))
+        d = r.delta or {}
+        created = d.get(("webhook", "created"), 0) or 1
+        kr = d.get(("storage", "rows"), 0) / 1024.0 / created
+        ki = d.get(("storage", "index"), 0) / 1024.0 / created
+        verdict("bytes per webhook: rows < 4 KB", kr < 4, "%.2f KB" % kr)
+        verdict("bytes per webhook: total < 8 KB", kr + ki < 8, "%.2f KB" % (kr + ki))
+    r, _ = by("S ")
+    if r:
+        ok = (r.rps >= 0.6 * ref_rps and not r.get("non2xx") and r.lag_end is not None
+              and r.lag_end < r.rps and r.lag_zero_s is not None and r.lag_zero_s <= 2.0)
+        verdict("sustained >= 0.6 x ref, no 503, lag < 1 s, 0 in 2 s", ok,
+                "%.0f/s = %.2f x ref, non-2xx %d, lag at end %s, 0 after %s" % (
+                    r.rps, r.rps / ref_rps, r.get("non2xx"), r.lag_end,
+                    "%.2f s" % r.lag_zero_s if r.lag_zero_s is not None else "never"))
+    r, _ = by("8 ")
+    if r and getattr(r, "probe", None) and r.probe.get("reads"):
+        lat = r.probe["lat"]
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        verdict("mixed: reads p99 < 20 ms, every read exact", p99 < 20 and not r.probe["bad"],
+                "p99 %.2f ms over %d reads, %d inexact" % (p99, r.probe["reads"], r.probe["bad"]))
+
     log("")
-    log("targets (issue 5):")
+    log("targets (issues 5 and 10):")
     for target, ok, value in verdicts:
         log("  %-4s %-52s %s" % ("PASS" if ok else "FAIL", target, value))
     npass = sum(1 for _, ok, _ in verdicts if ok)

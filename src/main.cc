@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "router.h"
 #include "server.h"
 #include "store.h"
 
@@ -330,6 +331,9 @@ int main(int argc, char **argv) {
   unsigned char rnd[4];
   randombytes_buf(rnd, sizeof(rnd));
   sodium_bin2hex(s->rid_prefix, sizeof(s->rid_prefix), rnd, sizeof(rnd));
+  static const char *route_paths[ROUTE_COUNT];
+  for (int i = 0; i < ROUTE_COUNT; i++) route_paths[i] = router_table[i].path;
+  metrics_set_routes(route_paths, ROUTE_COUNT);
   store_set_idle_cb(st, on_store_idle, s);
   store_set_hooks(st, &hooks);
 

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "defs.h"
-#include "router.h"
 
 static const double latency_bounds[] = {0.1, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000};
 #define NLAT (sizeof(latency_bounds) / sizeof(latency_bounds[0]))
@@ -26,7 +25,7 @@ static const int status_codes[] = {
 #undef X
 };
 #define NSTATUS (sizeof(status_codes) / sizeof(status_codes[0]))
-#define NPATH (ROUTE_COUNT + 1)
+#define NPATH (METRICS_MAX_ROUTES + 1) /* + "other" */
 
 struct histogram {
   uint64_t buckets[16]; /* non-cumulative; rendered cumulatively */
@@ -66,8 +65,18 @@ static void observe(histogram *h, const double *bounds, size_t n, double v) {
   h->sum += v;
 }
 
+/* The route labels, registered once by main (the router's paths): metrics
+ * does not know the route table, so neither calls the other. */
+static const char *const *route_labels;
+static int nroutes;
+
+void metrics_set_routes(const char *const *labels, int n) {
+  route_labels = labels;
+  nroutes = n < METRICS_MAX_ROUTES ? n : METRICS_MAX_ROUTES;
+}
+
 void metrics_request(int route, int status, double latency_ms) {
-  int p = route >= 0 && route < ROUTE_COUNT ? route : ROUTE_OTHER;
+  int p = route >= 0 && route < nroutes ? route : nroutes; /* nroutes: "other" */
   for (size_t i = 0; i < NSTATUS; i++) {
     if (status_codes[i] == status) {
       g_m.requests[p][i]++;
@@ -223,13 +232,13 @@ static void render_hist(buf *b, const char *name, const char *label, const histo
   buf_putc(b, '\n');
 }
 
-static const char *path_label(int p) { return router_label(p); }
+static const char *path_label(int p) { return p < nroutes ? route_labels[p] : "other"; }
 
 void metrics_render(buf *b, const metrics_sample *s, const metrics_store *st,
                     uint64_t log_dropped, int64_t started_ms) {
   char lbl[160];
   family(b, "http_requests_total", "counter", "HTTP requests answered, by route and status.");
-  for (int p = 0; p < NPATH; p++) {
+  for (int p = 0; p <= nroutes; p++) {
     for (size_t i = 0; i < NSTATUS; i++) {
       if (!g_m.requests[p][i]) continue;
       snprintf(lbl, sizeof(lbl), "{path=\"%s\",status=\"%d\"}", path_label(p), status_codes[i]);
@@ -243,7 +252,7 @@ void metrics_render(buf *b, const metrics_sample *s, const metrics_store *st,
   }
   family(b, "request_latency_ms", "histogram",
          "Time from the first byte of a request to its response, in milliseconds, by route.");
-  for (int p = 0; p < NPATH; p++) {
+  for (int p = 0; p <= nroutes; p++) {
     if (!g_m.latency[p].count) continue;
     snprintf(lbl, sizeof(lbl), "path=\"%s\"", path_label(p));
     render_hist(b, "request_latency_ms", lbl, &g_m.latency[p], latency_bounds, NLAT);
