@@ -92,6 +92,8 @@ store *sq_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
   st->nreaders = (int)(cfg->readers > STORE_MAX_READERS ? STORE_MAX_READERS : cfg->readers);
   if (st->nreaders < 1) st->nreaders = 1;
   sq_queries_init();
+  /* All connections together: SQLite frees cache pages to stay under it. */
+  sqlite3_soft_heap_limit64(SQ_SOFT_HEAP_BYTES);
   char why[512] = "";
   if (sq_vfs_install() != 0) {
     snprintf(why, sizeof(why), "cannot install the counting VFS");

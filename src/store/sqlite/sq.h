@@ -35,7 +35,10 @@
 #define SQ_CKPT_FRAMES 2048
 /* Past this many frames the writer checkpoints with RESTART itself. */
 #define SQ_WAL_HARD_FRAMES 16384
-#define SQ_INDEX_DEBOUNCE_MS 100 /* let a small index batch grow (index_job.cc) */
+#define SQ_INDEX_DEBOUNCE_MS 250 /* let a small index batch grow (index_job.cc) */
+/* SQLite's memory over every connection (page caches, the indexer's temp
+ * table, sorters): it releases cache pages to stay under this. */
+#define SQ_SOFT_HEAP_BYTES (16 << 20)
 
 enum sq_field { F_MID, F_FROM, F_TO, F_TS, F_TS_KEY, F_TEXT, F_NFIELDS };
 
