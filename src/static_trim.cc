@@ -1,7 +1,7 @@
-/* static_trim.cc: what a static hookd links instead of a few glibc and SQLite
- * parts that it can never reach, so they stay out of the binary (README
- * "Footprint" has the measured bytes of each). Compiled only with
- * -Dstatic=true: our definitions come before libc.a and libsqlite3.a on the
+/* static_trim.cc: what a static hookd links instead of a few glibc,
+ * libstdc++, libsodium and SQLite parts that it can never reach, so they stay
+ * out of the binary (README "Footprint" has the measured bytes of each).
+ * Compiled only with -Dstatic=true: our definitions come before libc.a and libsqlite3.a on the
  * link line, so the archive members that define the real ones are never
  * pulled in. A build that does pull one in after all fails to link
  * (duplicate symbol), never silently.
@@ -10,10 +10,6 @@
  *  - getpwuid_r: only libuv's uv_os_get_passwd() calls it, and hookd does
  *    not; in a static binary it drags in glibc's NSS and DNS resolver
  *    (and the scratch image has no /etc/passwd for it to read anyway).
- *  - dlopen & co: only SQLite's load_extension() calls them, which hookd
- *    never enables; a static glibc cannot load shared objects usefully.
- *  - __assert_fail: libuv's assert()s; this one prints the same line and
- *    aborts the same way, without glibc's gettext and wide-character stdio.
  *  - libstdc++'s verbose terminate handler: with -fno-exceptions only a
  *    failed operator new can reach it; it demangles a type name (a 46 KB
  *    demangler) before aborting. This one says "terminate called" and
@@ -29,7 +25,6 @@
  *    hookd's schema uses none of them (FTS5 stays). Their registration
  *    functions register nothing, so such SQL fails cleanly with
  *    "no such module". */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pwd.h>
 #include <sqlite3.h>
@@ -46,40 +41,6 @@ int getpwuid_r(uid_t uid, struct passwd *pwd, char *buf, size_t len, struct pass
   (void)len;
   *result = NULL;
   return ENOENT;
-}
-
-void *dlopen(const char *file, int mode) noexcept {
-  (void)file;
-  (void)mode;
-  return NULL;
-}
-
-char *dlerror(void) noexcept {
-  static char msg[] = "static hookd cannot load shared objects";
-  return msg;
-}
-
-void *dlsym(void *handle, const char *name) noexcept {
-  (void)handle;
-  (void)name;
-  return NULL;
-}
-
-int dlclose(void *handle) noexcept {
-  (void)handle;
-  return 0;
-}
-
-void __assert_fail(const char *expr, const char *file, unsigned int line,
-                   const char *func) noexcept {
-  char msg[512];
-  int n = snprintf(msg, sizeof(msg), "%s:%u: %s: Assertion `%s' failed.\n", file, line, func, expr);
-  if (n > 0) {
-    size_t len = (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
-    ssize_t w = write(STDERR_FILENO, msg, len);
-    (void)w;
-  }
-  abort();
 }
 
 /* libsodium 1.0.18's internal pick functions, called once by sodium_init(). */
