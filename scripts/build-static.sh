@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 host=$(dpkg --print-architecture)
 case "$arch" in
-  native | "$host") arch=$host; cross="" ;;
+  "" | native | "$host") arch=$host; cross="" ;;
   arm64 | aarch64) arch=arm64; cross=scripts/cross/aarch64-linux-gnu.ini ;;
   *) echo "build-static.sh: cannot build for $arch on $host (native or arm64)" >&2; exit 2 ;;
 esac

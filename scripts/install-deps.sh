@@ -5,13 +5,28 @@
 #   scripts/install-deps.sh --bench  also what the benchmarks need
 #   scripts/install-deps.sh --arm64  also the arm64 cross toolchain, arm64
 #                                    static archives and qemu-user to run them
+#   scripts/install-deps.sh --target ARCH
+#                                    what building for ARCH needs here: nothing
+#                                    more for this machine's own (or an empty
+#                                    ARCH), --arm64 for arm64 (the Containerfile)
 #   scripts/install-deps.sh --image  also podman and debootstrap (image test)
 set -eu
 # zlib1g-dev: Debian's libsqlite3.a needs -lz in a static link.
 pkgs="g++ pkg-config meson ninja-build libuv1-dev libsodium-dev libsqlite3-dev zlib1g-dev node-llhttp rapidjson-dev ca-certificates binutils"
 arm64=0
+host=$(dpkg --print-architecture)
+target=""
 for arg in "$@"; do
+  if [ "$target" = next ]; then
+    target=set
+    case "$arg" in
+      "" | native | "$host") continue ;;
+      arm64 | aarch64) arg=--arm64 ;;
+      *) echo "install-deps.sh: cannot build for $arg on $host" >&2; exit 2 ;;
+    esac
+  fi
   case "$arg" in
+    --target) target=next ;;
     --test) pkgs="$pkgs python3 python3-pytest curl prometheus" ;;
     --bench) pkgs="$pkgs python3 wrk nginx-light curl" ;;
     --arm64)
@@ -22,6 +37,7 @@ for arg in "$@"; do
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
+[ "$target" != next ] || { echo "install-deps.sh: --target needs an architecture" >&2; exit 2; }
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 # Another apt run (a parallel build, unattended-upgrades) may hold the lock:
