@@ -33,6 +33,7 @@ Python 3 standard library + wrk (scripts/install-deps.sh --bench).
 """
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -396,7 +397,8 @@ def rows_db(binary, rows, keep_dir):
     d = Daemon(binary, db)
     d.start()
     d.stop()
-    bench_queries.load(db, rows, max(1, rows // 100), 1, bench_queries.Deadline(3600))
+    with contextlib.redirect_stdout(sys.stderr):  # its progress line
+        bench_queries.load(db, rows, max(1, rows // 100), 1, bench_queries.Deadline(3600))
     with open(meta_path, "w") as f:
         json.dump({"rows": rows, "schema": schema}, f)
     return db
@@ -455,8 +457,8 @@ def _mb(m):
     return "%.1f MB (anon %.1f + file %.1f)" % (m["rss"], m.get("anon", 0), m.get("file", 0))
 
 
-def _verdict(value, limit):
-    return "under %s" % limit if value < limit else "OVER %s" % limit
+def _verdict(mb, limit_mb):
+    return ("under %d MB" if mb < limit_mb else "OVER %d MB") % limit_mb
 
 
 def report(res):
@@ -478,16 +480,16 @@ def report(res):
             continue
         lines.append("       measured: %s" % r["measured_binary"])
         lines.append("       RSS idle (empty database, 1 s after READY): %s  [%s]" % (
-            _mb(r["idle"]), _verdict(r["idle"]["rss"], "%d MB" % TARGET_RSS_MB["idle"])))
+            _mb(r["idle"]), _verdict(r["idle"]["rss"], TARGET_RSS_MB["idle"])))
         k = r["keepalive"]
         lines.append("       RSS with %d idle keep-alive connections: %s  [%s]" % (
-            k["connections"], _mb(k), _verdict(k["rss"], "%d MB" % TARGET_RSS_MB["keepalive"])))
+            k["connections"], _mb(k), _verdict(k["rss"], TARGET_RSS_MB["keepalive"])))
         if "bench" in r:
             b = r["bench"]
             lines.append("       RSS at the end of the unique-webhook benchmark (%s, %s requests, "
                          "%s req/s): %s, peak %.1f MB  [%s]" % (
                              b["wrk"], b.get("requests") or "?", b.get("rps") or "?", _mb(b),
-                             b["hwm"], _verdict(b["rss"], "%d MB" % TARGET_RSS_MB["bench"])))
+                             b["hwm"], _verdict(b["rss"], TARGET_RSS_MB["bench"])))
         s = r["startup_empty"]
         lines.append("       start-up to READY, empty database: %.1f ms (median of %s)" % (
             s["median"] * 1000, ", ".join("%.1f" % (t * 1000) for t in s["runs"])))

@@ -9,7 +9,7 @@
 #                                    what building for ARCH needs here: nothing
 #                                    more for this machine's own (or an empty
 #                                    ARCH), --arm64 for arm64 (the Containerfile)
-#   scripts/install-deps.sh --image  also podman and debootstrap (image test)
+#   scripts/install-deps.sh --image  also podman, runc and debootstrap (image test)
 set -eu
 # zlib1g-dev: Debian's libsqlite3.a needs -lz in a static link.
 pkgs="g++ pkg-config meson ninja-build libuv1-dev libsodium-dev libsqlite3-dev zlib1g-dev node-llhttp rapidjson-dev ca-certificates binutils"
@@ -33,7 +33,7 @@ for arg in "$@"; do
       arm64=1
       pkgs="$pkgs g++-aarch64-linux-gnu qemu-user-static libuv1-dev:arm64 libsodium-dev:arm64 libsqlite3-dev:arm64 zlib1g-dev:arm64"
       ;;
-    --image) pkgs="$pkgs podman debootstrap" ;;
+    --image) pkgs="$pkgs podman runc debootstrap" ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

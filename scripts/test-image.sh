@@ -6,12 +6,13 @@
 #     archive, `podman import`ed as localhost/hookd-base:bookworm-<arch> and
 #     kept between runs (HOOKD_IMAGE_REFRESH_BASE=1 makes it again);
 #   - `podman build --format docker` of Containerfile (chroot isolation,
-#     cgroupfs: what works on these machines; running containers does not);
+#     cgroupfs: what works on these machines);
 #   - `podman image inspect` -> build-image/<arch>/inspect.json, the image's
 #     filesystem (`podman image mount`) -> build-image/<arch>/rootfs/;
 #   - tests/deploy/test_image.py (inspect fields, contents, the binary run as
-#     uid 65532 with the image's env) and the black-box webhook suite against
-#     the binary found in the image (arm64: under qemu-aarch64-static).
+#     uid 65532 with the image's env; this machine's image also run as a
+#     container with runc) and the black-box webhook suite against the
+#     binary found in the image (arm64: under qemu-aarch64-static).
 # Logs: build-image/<arch>/build.log and test.log (counted by
 # scripts/test_summary.py). Image sizes: build-image/sizes.txt.
 set -eu
@@ -72,9 +73,13 @@ for arch in $arches; do
     bin="$PWD/$dir/hookd-qemu"
   fi
   echo "== image: tests against the $arch image's binary" >&2
-  HOOKD_IMAGE_DIR="$PWD/$dir" HOOKD_IMAGE_ARCH=$arch HOOKD_BIN="$bin" \
-    $py -m pytest -q -p no:cacheprovider tests/deploy/test_image.py tests/blackbox/test_webhook.py \
-    > $dir/test.log 2>&1 || status=1
+  # This machine's image also runs as a container (an arm64 one cannot:
+  # no binfmt emulation here).
+  container=""
+  [ "$arch" = "$host" ] && container=tests/deploy/test_container.py
+  HOOKD_IMAGE_DIR="$PWD/$dir" HOOKD_IMAGE_ARCH=$arch HOOKD_IMAGE_TAG=$tag HOOKD_BIN="$bin" \
+    $py -m pytest -q -p no:cacheprovider tests/deploy/test_image.py $container \
+    tests/blackbox/test_webhook.py > $dir/test.log 2>&1 || status=1
   tail -n 1 $dir/test.log >&2
 done
 # Drop the dangling build-stage images of earlier runs; the cached layers

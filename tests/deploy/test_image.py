@@ -3,9 +3,11 @@ with podman (a real `podman build` of Containerfile), saves
 `podman image inspect` as inspect.json and copies the image's filesystem
 (`podman image mount`) to rootfs/ in $HOOKD_IMAGE_DIR; $HOOKD_IMAGE_ARCH is
 the platform it was built for. Running containers is not possible on the
-test machines, so the binary found in the image runs here directly (under
-qemu-aarch64-static for arm64: $HOOKD_BIN is then a wrapper) with the image's
-own environment, as its runtime user 65532."""
+test machines with podman's defaults, so the binary found in the image runs
+here directly (under qemu-aarch64-static for arm64: $HOOKD_BIN is then a
+wrapper) with the image's own environment, as its runtime user 65532; the
+image of this machine's architecture also runs as a container
+(test_container.py)."""
 import json
 import os
 import signal
@@ -156,3 +158,4 @@ def test_serves_webhooks_as_runtime_user_with_data_in_volume(config, tmp_path):
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(db + suffix):
                 os.unlink(db + suffix)
+
