@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds the container image for real with podman, for each platform in
-# $HOOKD_IMAGE_ARCHES (default "amd64 arm64"), and checks it from outside:
+# $HOOKD_IMAGE_ARCHES (default: this machine's and arm64), and checks it
+# from outside:
 #   - the debian:12-slim stand-in it builds FROM is made here (no registry is
 #     reachable): `debootstrap --variant=minbase bookworm` from the Debian
 #     archive, `podman import`ed as localhost/hookd-base:bookworm-<arch> and
@@ -17,13 +18,20 @@
 # scripts/test_summary.py). Image sizes: build-image/sizes.txt.
 set -eu
 cd "$(dirname "$0")/.."
-arches="${HOOKD_IMAGE_ARCHES:-amd64 arm64}"
-extra=""
-case " $arches " in *" arm64 "*) extra="--arm64" ;; esac
-scripts/install-deps.sh --image --test $extra
 host=$(dpkg --print-architecture)
+if [ -n "${HOOKD_IMAGE_ARCHES:-}" ]; then
+  arches=$HOOKD_IMAGE_ARCHES
+elif [ "$host" = arm64 ]; then
+  arches=arm64
+else
+  arches="$host arm64"
+fi
+extra=""
+case " $arches " in *" arm64 "*) [ "$host" = arm64 ] || extra="--arm64" ;; esac
+scripts/install-deps.sh --image --test $extra
 base=localhost/hookd-base:bookworm-$host
 out=build-image
+rm -rf $out/amd64 $out/arm64   # no stale logs counted by scripts/test_summary.py
 mkdir -p $out
 start=$(date +%s)
 if [ "${HOOKD_IMAGE_REFRESH_BASE:-0}" = 1 ] || ! podman image exists $base; then

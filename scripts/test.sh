@@ -43,5 +43,5 @@ scripts/test-arm64.sh || status=1
 scripts/test-image.sh || status=1
 python3 scripts/test_summary.py build-test-release build-test-asan build-static/blackbox.log \
   build-static/release.log build-test-arm64 build-static-arm64/blackbox.log \
-  build-image/amd64/test.log build-image/arm64/test.log
+  build-image/*/test.log
 exit $status
