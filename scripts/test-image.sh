@@ -59,8 +59,11 @@ for arch in $arches; do
   # BUILDPLATFORM: podman 4.3 does not set it, and the build stage must run
   # on this machine's architecture (it cross-compiles for arm64).
   # The "deps" stage is tagged so that pruning below keeps its layers.
+  # The label marks this script's images (build stages included) so that
+  # pruning below touches nothing else in podman's storage.
   set -- --isolation=chroot --cgroup-manager=cgroupfs --format docker --pull=never \
-    --platform "linux/$arch" --build-arg "BUILDPLATFORM=linux/$host" --build-arg "BASE=$base"
+    --platform "linux/$arch" --build-arg "BUILDPLATFORM=linux/$host" --build-arg "BASE=$base" \
+    --label org.hookd.test-image=1
   if ! { podman build "$@" --target deps -t localhost/hookd-deps:$arch -f Containerfile . &&
       podman build "$@" -t $tag -f Containerfile .; } > $dir/build.log 2>&1; then
     tail -n 30 $dir/build.log >&2
@@ -90,9 +93,9 @@ for arch in $arches; do
     tests/blackbox/test_webhook.py > $dir/test.log 2>&1 || status=1
   tail -n 1 $dir/test.log >&2
 done
-# Drop the dangling build-stage images of earlier runs; the cached layers
-# (the installed toolchain) stay as long as the newest build uses them.
-podman image prune -f >/dev/null 2>&1 || true
+# Drop this script's dangling build-stage images of earlier runs; the tagged
+# "deps" images keep the cached toolchain layers.
+podman image prune -f --filter label=org.hookd.test-image=1 >/dev/null 2>&1 || true
 cat $out/sizes.txt >&2
 echo "== image: $(($(date +%s) - start)) s" >&2
 exit $status
