@@ -2,7 +2,11 @@
 # Installs what is missing, builds hookd three ways and runs every test:
 #   release (-Werror):            unit + black-box suites
 #   ASan + UBSan (-Werror):       unit + black-box suites
-#   static (scripts/build-static.sh, as the Containerfile): black-box suite
+#   static (scripts/build-static.sh, as the Containerfile): black-box suite;
+#     release artefacts reproducible and within size budget (tests/deploy/test_release.py)
+#   arm64 (scripts/test-arm64.sh): unit + black-box + deploy suites under qemu
+#   container image (scripts/test-image.sh): podman build for amd64 and arm64,
+#     checked from outside (tests/deploy/test_image.py + black-box webhook suite)
 # The last line is "N passed, N failed" (test cases over all runs).
 set -eu
 cd "$(dirname "$0")/.."
@@ -31,5 +35,13 @@ py=python3
 HOOKD_BIN="$PWD/build-static/hookd" $py -m pytest -q -p no:cacheprovider tests/blackbox \
   > build-static/blackbox.log 2>&1 || status=1
 tail -n 3 build-static/blackbox.log >&2
-python3 scripts/test_summary.py build-test-release build-test-asan build-static/blackbox.log
+echo "== static: reproducible builds, size budget" >&2
+$py -m pytest -q -p no:cacheprovider tests/deploy/test_release.py \
+  > build-static/release.log 2>&1 || status=1
+tail -n 1 build-static/release.log >&2
+scripts/test-arm64.sh || status=1
+scripts/test-image.sh || status=1
+python3 scripts/test_summary.py build-test-release build-test-asan build-static/blackbox.log \
+  build-static/release.log build-test-arm64 build-static-arm64/blackbox.log \
+  build-image/*/test.log
 exit $status

@@ -2,7 +2,9 @@
 #include "metrics.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -129,26 +131,31 @@ void metrics_sample_process(metrics_sample *s, const char *const *db_files) {
       s->db_bytes += file_size(*f) + file_size(wal);
     }
   }
-  FILE *f = fopen("/proc/self/stat", "r");
-  if (f) {
-    unsigned long utime = 0, stime = 0, vsize = 0;
-    long rss = 0;
-    /* Fields 14, 15 (utime, stime), 23 (vsize), 24 (rss pages); the comm
-     * field (2) may contain spaces, so skip past its closing paren. */
-    char line[1024];
-    if (fgets(line, sizeof(line), f)) {
-      char *p = strrchr(line, ')');
-      if (p && sscanf(p + 2,
-                      "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d "
-                      "%*d %*d %*u %lu %ld",
-                      &utime, &stime, &vsize, &rss) == 4) {
-        long hz = sysconf(_SC_CLK_TCK);
-        s->cpu_seconds = (double)(utime + stime) / (double)(hz > 0 ? hz : 100);
-        s->vsize_bytes = (int64_t)vsize;
-        s->rss_bytes = (int64_t)rss * sysconf(_SC_PAGESIZE);
+  /* CPU from getrusage; sizes from /proc/self/statm ("size resident ...",
+   * in pages). Not /proc/self/stat: qemu-user fakes that file (RSS 0)
+   * when the arm64 build is tested under emulation, and statm needs no
+   * skipping past a comm field that may hold spaces. */
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) == 0)
+    s->cpu_seconds = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char line[128];
+    ssize_t n = read(fd, line, sizeof(line) - 1);
+    close(fd);
+    if (n > 0) {
+      line[n] = '\0';
+      char *end = NULL;
+      unsigned long long size = strtoull(line, &end, 10);
+      char *p = end;
+      unsigned long long resident = strtoull(p, &end, 10);
+      long page = sysconf(_SC_PAGESIZE);
+      if (end != p && page > 0) {
+        s->vsize_bytes = (int64_t)(size * (unsigned long long)page);
+        s->rss_bytes = (int64_t)(resident * (unsigned long long)page);
       }
     }
-    fclose(f);
   }
   DIR *d = opendir("/proc/self/fd");
   if (d) {
