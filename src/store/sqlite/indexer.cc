@@ -14,7 +14,9 @@
  * only "catch up from the mark". If the index was built from another rows
  * file (rows_id), before an operator deleted rows (epoch), or its mark is
  * past the last row, it is stale: the batch empties it and starts over. */
+#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sq.h"
@@ -47,7 +49,11 @@ static const char *const ix_sql[IX_NSTMT] = {
     "INSERT INTO temp.batch(id, message_id, from_msisdn, ts_key, text)"
     " SELECT id, message_id, from_msisdn, ts_key, hookd_fold(text) FROM r.messages"
     " WHERE id > ?1 ORDER BY id LIMIT ?2",
-    /* IX_BEGIN */ "BEGIN IMMEDIATE",
+    /* IX_BEGIN: deferred. BEGIN IMMEDIATE would take the write lock of every
+     * attached file, the rows file included, and stall the acknowledging
+     * writer for the whole batch; deferred, only the index file (the first
+     * file this transaction writes) is locked. */
+    "BEGIN DEFERRED",
     /* IX_STATE */ "SELECT rows_id, epoch, mark FROM main.state WHERE id = 1",
     /* IX_CLAIM: counts first (new senders are those not yet in sender_counts) */
     "UPDATE main.state SET mark = (SELECT max(id) FROM temp.batch),"
@@ -80,6 +86,11 @@ static const char *const ix_sql[IX_NSTMT] = {
     /* IX_MAXB */ "SELECT max(id) FROM temp.batch",
 };
 
+static int ix_yield(void *) {
+  sched_yield();
+  return 0;
+}
+
 /* Opens the index file with the rows file attached as `r`. */
 sqlite3 *sq_indexer_connect(const char *path, const char *ipath, int busy_ms,
                             sqlite3_stmt ***stmts_out, char *err, size_t errlen) {
@@ -97,6 +108,7 @@ sqlite3 *sq_indexer_connect(const char *path, const char *ipath, int busy_ms,
               err, errlen))
     goto fail;
   if (sq_init_index(db, err, errlen)) goto fail;
+  if (getenv("HOOKD_EXP_YIELD")) sqlite3_progress_handler(db, atoi(getenv("HOOKD_EXP_YIELD")), ix_yield, NULL);
   if (sqlite3_prepare_v2(db, "ATTACH ?1 AS r", -1, &att, NULL) != SQLITE_OK) goto fail_msg;
   sqlite3_bind_text(att, 1, path, -1, SQLITE_STATIC);
   if (sqlite3_step(att) != SQLITE_DONE) goto fail_msg;
