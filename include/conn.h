@@ -20,6 +20,27 @@
 #include "response.h"
 
 struct server;
+struct config;
+struct conn;
+
+/* What a connection needs from its owner, without knowing the owner: the
+ * loop, the limits and timeouts, the set it belongs to, and callbacks that
+ * route a complete request and report a freed connection. The server
+ * embeds one and fills it (main wires the router in), so conn includes
+ * neither server.h nor router.h and nothing calls back in a circle. */
+struct conn_set {
+  uv_loop_t *loop;
+  const config *cfg;              /* timeouts, max_connections */
+  http_limits limits;
+  conn *head;                     /* doubly linked list of open connections */
+  uint32_t n;
+  int draining;                   /* shutting down: answer 503, close when idle */
+  char rid_prefix[9];             /* random per process, for request ids */
+  uint64_t rid_seq;
+  void (*dispatch)(conn *c);      /* a complete request: route and handle it */
+  int (*route_of)(const conn *c); /* route id of the request (metrics labels) */
+  void (*on_gone)(conn_set *set); /* a connection was freed */
+};
 
 enum conn_state {
   CS_IDLE = 0, /* between requests (keep-alive wait) */
@@ -54,8 +75,9 @@ struct conn {
   uv_write_t wreq;
   uv_shutdown_t sreq;
   llhttp_t parser;
-  server *srv;
-  conn *prev, *next;        /* server's list */
+  conn_set *set;            /* the set it belongs to (the server's) */
+  server *srv;              /* the owner, for handlers; opaque to conn */
+  conn *prev, *next;        /* set's list */
   int state;                /* conn_state */
   unsigned flags;           /* conn_flag */
   int refs;                 /* open handles + jobs holding this conn */
@@ -76,8 +98,9 @@ struct conn {
   void (*job_free)(void *);
 };
 
-/* Accepts a connection from the listener. Returns 0 or a libuv error. */
-int conn_accept(server *s);
+/* Accepts a connection from listener into set, owned by srv. Returns 0 or
+ * a libuv error. */
+int conn_accept(conn_set *set, uv_stream_t *listener, server *srv);
 /* Writes the response: status from resp_status, body already in c->out.
  * Logs the request and records metrics. Safe on a closing conn. */
 void conn_respond(conn *c, int status);

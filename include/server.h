@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "conn.h"
 #include "http.h"
 
 struct conn;
@@ -18,16 +19,11 @@ struct server {
   uv_tcp_t listener;
   uv_timer_t grace;          /* shutdown deadline for in-flight work */
   config *cfg;               /* owned by main; the secret may be reloaded */
-  http_limits limits;
+  conn_set conns;            /* the open connections, limits, routing (conn.h) */
   store *st;
-  conn *conns;               /* doubly linked list of open connections */
-  uint32_t nconns;
   int port;                  /* the port actually bound */
   int listening;
-  int draining;              /* SIGTERM seen: refuse new work, finish old */
   int stopped;               /* on_stopped already called */
-  char rid_prefix[9];        /* random per process, for request ids */
-  uint64_t rid_seq;
   int64_t started_ms;        /* wall clock at start */
   void (*on_stopped)(server *); /* every connection closed, store idle */
 };

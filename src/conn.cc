@@ -20,8 +20,6 @@
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
-#include "router.h"
-#include "server.h"
 
 #define LINGER_MS 2000
 
@@ -33,18 +31,18 @@ static void after_response(conn *c);
 
 static void conn_unref(conn *c) {
   if (--c->refs > 0) return;
-  server *s = c->srv;
+  conn_set *s = c->set;
   if (c->prev) c->prev->next = c->next;
-  else s->conns = c->next;
+  else s->head = c->next;
   if (c->next) c->next->prev = c->prev;
-  s->nconns--;
+  s->n--;
   metrics_conn_closed();
   http_req_free(&c->req);
   buf_free(&c->pending);
   buf_free(&c->out);
   if (c->job_free) c->job_free(c->job);
   free(c);
-  server_check_stopped(s);
+  if (s->on_gone) s->on_gone(s);
 }
 
 static void on_close(uv_handle_t *h) { conn_unref((conn *)h->data); }
@@ -120,20 +118,21 @@ static void on_timer(uv_timer_t *t) {
 
 /* ---- Accept ----------------------------------------------------------- */
 
-int conn_accept(server *s) {
+int conn_accept(conn_set *s, uv_stream_t *listener, server *srv) {
   conn *c = (conn *)calloc(1, sizeof(conn));
   if (!c) return UV_ENOMEM;
   uv_tcp_init(s->loop, &c->tcp);
-  int rc = uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp);
+  int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
   c->tcp.data = c;
-  c->srv = s;
+  c->set = s;
+  c->srv = srv;
   c->refs = 2; /* tcp + timer */
   uv_timer_init(s->loop, &c->timer);
   c->timer.data = c;
-  c->next = s->conns;
-  if (s->conns) s->conns->prev = c;
-  s->conns = c;
-  s->nconns++;
+  c->next = s->head;
+  if (s->head) s->head->prev = c;
+  s->head = c;
+  s->n++;
   metrics_conn_opened();
   if (rc != 0) {
     conn_close(c);
@@ -143,7 +142,7 @@ int conn_accept(server *s) {
   http_parser_init(&c->parser, &c->req, &s->limits);
   c->log.dup = -1;
   c->route = -1;
-  if (s->nconns > s->cfg->max_connections || s->draining) {
+  if (s->n > s->cfg->max_connections || s->draining) {
     /* Over the limit: say so and close, rather than leave the client hanging. */
     c->state = CS_BUSY;
     c->flags |= CF_CLOSE_AFTER;
@@ -200,7 +199,7 @@ static void keep_pending(conn *c, const char *from, const char *end) {
 
 /* Feeds bytes to the parser; on a complete request hands it to the router. */
 static void conn_execute(conn *c, const char *data, size_t n) {
-  server *s = c->srv;
+  conn_set *s = c->set;
   if (c->state == CS_IDLE) {
     c->state = CS_READING;
     c->start_ns = clock_mono_ns();
@@ -225,7 +224,7 @@ static void conn_execute(conn *c, const char *data, size_t n) {
     keep_pending(c, llhttp_get_error_pos(&c->parser), data + n);
     if (!llhttp_should_keep_alive(&c->parser) || err == HPE_PAUSED_UPGRADE || s->draining)
       c->flags |= CF_CLOSE_AFTER;
-    router_dispatch(c);
+    s->dispatch(c);
     return;
   }
   /* A malformed stream cannot be trusted past this point: answer and close. */
@@ -269,7 +268,7 @@ static void after_response(conn *c) {
   c->log.has_mid = 0;
   c->log.dup = -1;
   memset(&c->resp, 0, sizeof(c->resp));
-  timer_set(c, c->srv->cfg->idle_timeout_ms);
+  timer_set(c, c->set->cfg->idle_timeout_ms);
   if (!(c->flags & CF_IN_RUN)) conn_run(c, NULL, 0);
 }
 
@@ -291,7 +290,7 @@ static void assign_request_id(conn *c) {
     c->rid_len = c->req.rid_len;
     return;
   }
-  server *s = c->srv;
+  conn_set *s = c->set;
   int n = snprintf(c->rid, sizeof(c->rid), "%s-%llx", s->rid_prefix,
                    (unsigned long long)++s->rid_seq);
   c->rid_len = (uint32_t)n;
@@ -332,7 +331,7 @@ static void log_request(conn *c, int status, double latency_ms) {
 
 void conn_respond(conn *c, int status) {
   c->resp.status = status;
-  if (c->route < 0) c->route = router_route_id(c); /* errors before routing */
+  if (c->route < 0) c->route = c->set->route_of(c); /* errors before routing */
   double latency_ms = (double)(clock_mono_ns() - c->start_ns) / 1e6;
   assign_request_id(c);
   metrics_request(c->route, status, latency_ms);
@@ -370,7 +369,7 @@ void conn_respond(conn *c, int status) {
   }
   c->state = CS_WRITING;
   c->wreq.data = c;
-  timer_set(c, c->srv->cfg->idle_timeout_ms);
+  timer_set(c, c->set->cfg->idle_timeout_ms);
   if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, (unsigned)nbufs, on_write) != 0)
     conn_close(c);
 }

@@ -140,7 +140,7 @@ static void on_startup_checked(store_read *r) {
     snprintf(msg, sizeof(msg), "STATUS=database check failed: %.300s", r->err);
     log_event(LOG_ERROR, "ready_check_failed", r->err);
     notify_send(msg);
-    if (!g.srv.draining) uv_timer_start(&g.startup_retry, startup_check, 1000, 0);
+    if (!g.srv.conns.draining) uv_timer_start(&g.startup_retry, startup_check, 1000, 0);
     return;
   }
   if (!uv_is_closing((uv_handle_t *)&g.startup_retry))
@@ -150,7 +150,7 @@ static void on_startup_checked(store_read *r) {
 }
 
 static void startup_check(uv_timer_t *) {
-  if (g.srv.draining) return;
+  if (g.srv.conns.draining) return;
   const char *why = store_unready(g.srv.st, clock_wall_ms());
   if (why) {
     char msg[400];
@@ -205,6 +205,7 @@ static void on_stopped(server *) {
 }
 
 static void on_store_idle(void *arg) { server_check_stopped((server *)arg); }
+static void on_conn_gone(conn_set *) { server_check_stopped(&g.srv); }
 
 static const store_hooks hooks = {metrics_commit, metrics_index};
 
@@ -246,9 +247,9 @@ static void on_signal(uv_signal_t *h, int signum) {
     return;
   }
   (void)h;
-  if (g.srv.draining) {
+  if (g.srv.conns.draining) {
     log_event(LOG_WARN, "shutdown_forced", "second signal: closing all connections now");
-    for (conn *c = g.srv.conns; c; c = c->next) conn_close(c);
+    for (conn *c = g.srv.conns.head; c; c = c->next) conn_close(c);
     return;
   }
   log_event(LOG_INFO, "shutdown", signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -330,13 +331,18 @@ int main(int argc, char **argv) {
   s->loop = g.loop;
   s->cfg = &g.cfg;
   s->st = st;
-  s->limits.max_body_bytes = g.cfg.max_body_bytes;
-  s->limits.max_header_bytes = g.cfg.max_header_bytes;
+  s->conns.loop = g.loop;
+  s->conns.cfg = &g.cfg;
+  s->conns.limits.max_body_bytes = g.cfg.max_body_bytes;
+  s->conns.limits.max_header_bytes = g.cfg.max_header_bytes;
+  s->conns.dispatch = router_dispatch;
+  s->conns.route_of = router_route_id;
+  s->conns.on_gone = on_conn_gone;
   s->on_stopped = on_stopped;
   s->started_ms = clock_wall_ms();
   unsigned char rnd[4];
   randombytes_buf(rnd, sizeof(rnd));
-  sodium_bin2hex(s->rid_prefix, sizeof(s->rid_prefix), rnd, sizeof(rnd));
+  sodium_bin2hex(s->conns.rid_prefix, sizeof(s->conns.rid_prefix), rnd, sizeof(rnd));
   static const char *route_paths[ROUTE_COUNT];
   for (int i = 0; i < ROUTE_COUNT; i++) route_paths[i] = router_table[i].path;
   metrics_set_routes(route_paths, ROUTE_COUNT);

@@ -14,7 +14,7 @@ static void on_connection(uv_stream_t *listener, int status) {
     log_event(LOG_ERROR, "accept_failed", uv_strerror(status));
     return;
   }
-  int rc = conn_accept(s);
+  int rc = conn_accept(&s->conns, (uv_stream_t *)&s->listener, s);
   if (rc != 0 && rc != UV_ECONNABORTED) log_event(LOG_ERROR, "accept_failed", uv_strerror(rc));
 }
 
@@ -53,18 +53,18 @@ int server_listen(server *s, char *err, size_t errlen) {
 static void on_grace(uv_timer_t *t) {
   server *s = (server *)t->data;
   log_event(LOG_WARN, "shutdown_grace_expired", "closing connections with work in flight");
-  for (conn *c = s->conns; c; c = c->next) conn_close(c);
+  for (conn *c = s->conns.head; c; c = c->next) conn_close(c);
 }
 
 void server_shutdown(server *s) {
-  if (s->draining) return;
-  s->draining = 1;
+  if (s->conns.draining) return;
+  s->conns.draining = 1;
   if (s->listening) {
     uv_close((uv_handle_t *)&s->listener, NULL);
     s->listening = 0;
   }
   conn *next;
-  for (conn *c = s->conns; c; c = next) {
+  for (conn *c = s->conns.head; c; c = next) {
     next = c->next;
     conn_drain(c);
   }
@@ -73,7 +73,7 @@ void server_shutdown(server *s) {
 }
 
 void server_check_stopped(server *s) {
-  if (!s->draining || s->stopped || s->nconns > 0 || !store_idle(s->st)) return;
+  if (!s->conns.draining || s->stopped || s->conns.n > 0 || !store_idle(s->st)) return;
   s->stopped = 1;
   uv_timer_stop(&s->grace);
   uv_close((uv_handle_t *)&s->grace, NULL);

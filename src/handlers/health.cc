@@ -36,7 +36,7 @@ static void on_ready_checked(store_read *r) {
 
 void handle_ready(conn *c) {
   server *s = c->srv;
-  if (s->draining) {
+  if (s->conns.draining) {
     not_ready(c, "shutting down");
     return;
   }
