@@ -33,11 +33,10 @@ static int parse_int(const char *s, size_t n, int64_t *out) {
 
 /* Fills q from the query string; errors go to errs. */
 static void parse_query(str qs, store_query *q, msg_errors *errs) {
-  /* Field by field: the needle buffer is 1 KiB and need not be cleared. */
+  /* The whole struct (1.1 KiB, tens of nanoseconds): a field added later
+   * can never keep the previous request's value. */
+  memset(q, 0, sizeof(*q));
   q->limit = DEFAULT_LIMIT;
-  q->offset = 0;
-  q->has_from = q->has_since = q->desc = 0;
-  q->from_len = q->since_len = q->q_len = 0;
   str key, val;
   char k[16], v[STORE_MAX_NEEDLE];
   while (query_next(&qs, &key, &val)) {

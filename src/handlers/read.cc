@@ -25,9 +25,10 @@ store_read *handle_job(conn *c) {
 void handle_refused(conn *c, int refusal) {
   c->resp.retry_after = 1;
   conn_respond_detail(c, HTTP_UNAVAILABLE,
-                      refusal == STORE_E_LAG    ? "indexing behind, retry later"
-                      : refusal == STORE_E_DOWN ? "database unavailable, retry later"
-                                                : "server overloaded, retry later");
+                      refusal == STORE_E_LAG     ? "indexing behind, retry later"
+                      : refusal == STORE_E_DOWN  ? "database unavailable, retry later"
+                      : refusal == STORE_E_NOMEM ? "out of memory, retry later"
+                                                 : "server overloaded, retry later");
 }
 
 /* Answers a failed read (rc from the engine). */
