@@ -106,7 +106,7 @@ sqlite3 *sq_indexer_connect(const char *path, const char *ipath, int busy_ms,
   /* Hot pages of the random-keyed trees stay cached across batches; a
    * checkpoint every 16 MiB of WAL copies each back once. */
   if (sq_exec(db,
-              "PRAGMA journal_mode=WAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8192;"
+              "PRAGMA journal_mode=WAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-4096;"
               "PRAGMA wal_autocheckpoint=4096; PRAGMA journal_size_limit=16777216",
               err, errlen))
     goto fail;

@@ -38,7 +38,7 @@
 #define SQ_INDEX_DEBOUNCE_MS 250 /* let a small index batch grow (index_job.cc) */
 /* SQLite's memory over every connection (page caches, the indexer's temp
  * table, sorters): it releases cache pages to stay under this. */
-#define SQ_SOFT_HEAP_BYTES (16 << 20)
+#define SQ_SOFT_HEAP_BYTES (8 << 20)
 #define SQ_INDEX_YIELD_STEPS 1000 /* indexer.cc: sched_yield() this often */
 
 enum sq_field { F_MID, F_FROM, F_TO, F_TS, F_TS_KEY, F_TEXT, F_NFIELDS };
