@@ -119,6 +119,12 @@ static const char index_v1[] =
     "CREATE TABLE ts_hours(hour TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE VIRTUAL TABLE fts USING fts5(text, content='', columnsize=0,"
     "  tokenize='trigram case_sensitive 1');"
+    /* A 4 MiB pending-terms hash (1 MiB by default) flushes a whole index
+     * batch as one segment, and merging 8 segments at a time (4) rewrites
+     * each posting less often: 18.0 -> 14.5 us of indexer CPU per row,
+     * 3.5 -> 3.2 KB written (scripts: 300k rows, batches of 16,384). */
+    "INSERT INTO fts(fts, rank) VALUES('hashsize', 4194304);"
+    "INSERT INTO fts(fts, rank) VALUES('automerge', 8);"
     "PRAGMA user_version=1;";
 
 int sq_init_index(sqlite3 *db, char *err, size_t errlen) {
