@@ -28,6 +28,7 @@ struct config {
   uint32_t readers;          /* DB_READERS: reader connections */
   int sync;                  /* DB_SYNCHRONOUS: FULL (default), NORMAL, OFF */
   uint32_t busy_timeout_ms;  /* DB_BUSY_TIMEOUT_MS: wait for another process's lock */
+  uint32_t events_max_subscribers; /* EVENTS_MAX_SUBSCRIBERS: GET /events streams */
 };
 
 /* Fills cfg from the environment (getenv). On a malformed value writes one

@@ -17,10 +17,12 @@
 
 #include "buf.h"
 #include "http.h"
+#include "message.h"
 #include "response.h"
 #include "store.h"
 
 struct server;
+struct conn_stream;
 
 enum conn_state {
   CS_IDLE = 0, /* between requests (keep-alive wait) */
@@ -28,6 +30,7 @@ enum conn_state {
   CS_BUSY,     /* a handler or its job owns the request */
   CS_WRITING,  /* the response is being written */
   CS_LINGER,   /* FIN sent; draining the client's bytes before close */
+  CS_STREAM,   /* a streaming response owns the socket (stream.cc) */
 };
 
 enum conn_flag {
@@ -73,6 +76,9 @@ struct conn {
   char head[HTTP_MAX_RESPONSE_HEAD];
   uv_buf_t wbufs[2];        /* head + body while a write is pending */
   store_read job;           /* the one read job this conn may have in flight */
+  message msg;              /* POST /webhook: the parsed message (points into
+                             * req.body) while its commit is pending */
+  conn_stream *stream;      /* CS_STREAM only: the body queue (stream.cc) */
 };
 
 /* Accepts a connection from the listener. Returns 0 or a libuv error. */
@@ -80,6 +86,15 @@ int conn_accept(server *s);
 /* Writes the response: status from resp_status, body already in c->out.
  * Logs the request and records metrics. Safe on a closing conn. */
 void conn_respond(conn *c, int status);
+/* Starts a streaming response (for stream.cc): logs the request, records
+ * metrics, writes the head (no Content-Length, Connection: close) into
+ * c->head and returns its length. The conn is then CS_STREAM: no idle
+ * timer, and bytes from the client are read and discarded until it closes. */
+size_t conn_respond_stream(conn *c, int status);
+/* Sends FIN, then closes once the client's bytes stop (at most 2 s). */
+void conn_linger(conn *c);
+/* (Re)arms c's one timer; in CS_STREAM and CS_LINGER it closes the conn. */
+void conn_timeout(conn *c, uint32_t ms);
 /* Shorthand: a copy of body[0..len) with status. */
 void conn_respond_body(conn *c, int status, const void *body, size_t len);
 /* Shorthand: {"detail": detail} with status. */

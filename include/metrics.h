@@ -49,6 +49,15 @@ void metrics_conn_closed(void);
 void metrics_inflight(int delta);
 void metrics_timeout(void);
 void metrics_commit(int batch, uint64_t duration_ns, int ok);
+/* For the console (history.cc, events.cc). */
+#define METRICS_LAT_BUCKETS 13 /* request_latency_ms buckets, +Inf included */
+/* Copies the non-cumulative latency bucket counts of a route. */
+void metrics_latency_buckets(int route, uint64_t out[METRICS_LAT_BUCKETS]);
+/* The q-quantile (0..1) of bucket counts, interpolated within the bucket
+ * like Prometheus' histogram_quantile; -1 when the counts are all 0. */
+double metrics_quantile(const uint64_t counts[METRICS_LAT_BUCKETS], double q);
+uint64_t metrics_webhook_count(int result); /* webhook_requests_total{result} */
+int64_t metrics_inflight_now(void);         /* hookd_requests_in_flight */
 /* Fills s (blocking reads of /proc and stat: call on a worker thread). */
 void metrics_sample_process(metrics_sample *s, const char *db_path);
 /* Appends the whole exposition. queue_depth, db_errors and log_dropped are

@@ -15,6 +15,12 @@ enum route_id {
   ROUTE_READY,
   ROUTE_METRICS,
   ROUTE_DASHBOARD,
+  ROUTE_UI,         /* the console: page, script, icon, API */
+  ROUTE_APP_JS,
+  ROUTE_FAVICON,
+  ROUTE_EVENTS,
+  ROUTE_SNAPSHOT,
+  ROUTE_REJECTIONS,
   ROUTE_COUNT,
   ROUTE_OTHER = ROUTE_COUNT, /* unknown paths, for metrics labels */
 };

@@ -178,7 +178,9 @@ int config_load(config *cfg, char *err, size_t errlen) {
       parse_u32("MAX_CONNECTIONS", 1, 1000000, 4096, &cfg->max_connections, err, errlen) ||
       parse_u32("MAX_QUEUE", 1, 1000000, 16384, &cfg->max_queue, err, errlen) ||
       parse_u32("DB_READERS", 1, 8, 2, &cfg->readers, err, errlen) ||
-      parse_u32("DB_BUSY_TIMEOUT_MS", 0, 600000, 5000, &cfg->busy_timeout_ms, err, errlen))
+      parse_u32("DB_BUSY_TIMEOUT_MS", 0, 600000, 5000, &cfg->busy_timeout_ms, err, errlen) ||
+      parse_u32("EVENTS_MAX_SUBSCRIBERS", 0, 100000, 64, &cfg->events_max_subscribers, err,
+                errlen))
     return -1;
 
   if ((v = env("WEBHOOK_SECRET_FILE"))) {

@@ -16,6 +16,12 @@ const route router_table[ROUTE_COUNT] = {
     /* ROUTE_READY */ {"/health/ready", M(HTTP_GET), "GET", handle_ready},
     /* ROUTE_METRICS */ {"/metrics", M(HTTP_GET), "GET", handle_metrics},
     /* ROUTE_DASHBOARD */ {"/", M(HTTP_GET), "GET", handle_dashboard},
+    /* ROUTE_UI */ {"/ui", M(HTTP_GET), "GET", handle_dashboard},
+    /* ROUTE_APP_JS */ {"/ui/app.js", M(HTTP_GET), "GET", handle_dashboard},
+    /* ROUTE_FAVICON */ {"/favicon.ico", M(HTTP_GET), "GET", handle_dashboard},
+    /* ROUTE_EVENTS */ {"/events", M(HTTP_GET), "GET", handle_events},
+    /* ROUTE_SNAPSHOT */ {"/snapshot", M(HTTP_GET), "GET", handle_snapshot},
+    /* ROUTE_REJECTIONS */ {"/rejections", M(HTTP_GET), "GET", handle_rejections},
 };
 
 int router_route_id(const conn *c) {
