@@ -56,7 +56,10 @@ enum store_stmt {
   STMT_FTS_COUNT,
   STMT_MSG_PAGE,                                    /* + variant */
   STMT_MSG_COUNT = STMT_MSG_PAGE + STORE_MSG_VARIANTS, /* + variant */
-  STMT_COUNT = STMT_MSG_COUNT + STORE_MSG_VARIANTS
+  /* ---- console (issue 14): GET /messages?order=desc, newest ts first */
+  STMT_MSG_PAGE_DESC = STMT_MSG_COUNT + STORE_MSG_VARIANTS, /* + variant */
+  /* ---- end console */
+  STMT_COUNT = STMT_MSG_PAGE_DESC + STORE_MSG_VARIANTS
 };
 
 struct store;
@@ -84,6 +87,7 @@ struct store_query {
   size_t since_len;
   char q[STORE_MAX_NEEDLE];
   size_t q_len;
+  int desc;                        /* console (issue 14): order=desc */
 };
 
 struct store_read {

@@ -124,7 +124,7 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 };
 
 /* /messages statements: 12 filter variants x {page, count}. */
-static char msg_sql[2][STORE_MSG_VARIANTS][768];
+static char msg_sql[3][STORE_MSG_VARIANTS][768]; /* page, count, page desc */
 
 int store_msg_variant(int mask) {
   int q = (mask & QF_QTRI) ? 1 : (mask & QF_QSCAN) ? 2 : 0;
@@ -134,6 +134,9 @@ int store_msg_variant(int mask) {
 static void build_msg_sql(void) {
   static const char cols[] = "m.message_id, m.from_msisdn, m.to_msisdn, m.ts, m.text";
   static const char order[] = " ORDER BY m.ts_key, m.message_id LIMIT :limit OFFSET :offset";
+  /* console (issue 14): order=desc is exactly the reverse of the above */
+  static const char order_desc[] =
+      " ORDER BY m.ts_key DESC, m.message_id DESC LIMIT :limit OFFSET :offset";
   for (int v = 0; v < STORE_MSG_VARIANTS; v++) {
     int q = v / 4, from = v & QF_FROM, since = v & QF_SINCE;
     const char *source, *cond;
@@ -152,6 +155,8 @@ static void build_msg_sql(void) {
              since ? " AND m.ts_key >= :since" : "");
     snprintf(msg_sql[0][v], sizeof(msg_sql[0][v]), "SELECT %s FROM %s WHERE %s%s", cols, source,
              where, order);
+    snprintf(msg_sql[2][v], sizeof(msg_sql[2][v]), "SELECT %s FROM %s WHERE %s%s", cols, source,
+             where, order_desc); /* console (issue 14) */
     /* Totals: the maintained aggregates where one answers, else count. */
     if (v == 0)
       snprintf(msg_sql[1][v], sizeof(msg_sql[1][v]), "SELECT messages FROM totals WHERE id = 1");
@@ -167,6 +172,7 @@ static void build_msg_sql(void) {
                where);
     stmt_sql[STMT_MSG_PAGE + v] = msg_sql[0][v];
     stmt_sql[STMT_MSG_COUNT + v] = msg_sql[1][v];
+    stmt_sql[STMT_MSG_PAGE_DESC + v] = msg_sql[2][v]; /* console (issue 14) */
   }
 }
 

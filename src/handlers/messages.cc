@@ -36,6 +36,7 @@ static int parse_int(const char *s, size_t n, int64_t *out) {
 static void parse_query(str qs, store_query *q, msg_errors *errs) {
   memset(q, 0, offsetof(store_query, q));
   q->q_len = 0;
+  q->desc = 0; /* console (issue 14) */
   q->limit = DEFAULT_LIMIT;
   q->offset = 0;
   str key, val;
@@ -46,7 +47,7 @@ static void parse_query(str qs, store_query *q, msg_errors *errs) {
     str name = {k, (size_t)kl};
 #define IS(lit) (name.len == sizeof(lit) - 1 && memcmp(name.base, lit, name.len) == 0)
     const char *field = IS("limit") ? "limit" : IS("offset") ? "offset" : IS("from") ? "from"
-                      : IS("since") ? "since" : IS("q") ? "q" : NULL;
+                      : IS("since") ? "since" : IS("q") ? "q" : IS("order") ? "order" : NULL;
 #undef IS
     if (!field) continue;
     /* '+' is a space in form encoding, but E.164 numbers have no spaces:
@@ -57,6 +58,14 @@ static void parse_query(str qs, store_query *q, msg_errors *errs) {
                      "value_error");
       continue;
     }
+    /* ---- console (issue 14): order=asc (default) | desc */
+    if (field[0] == 'o' && field[1] == 'r') {
+      if (vl == 3 && memcmp(v, "asc", 3) == 0) q->desc = 0;
+      else if (vl == 4 && memcmp(v, "desc", 4) == 0) q->desc = 1;
+      else msg_errors_add(errs, "query", field, "must be 'asc' or 'desc'", "value_error");
+      continue;
+    }
+    /* ---- end console */
     if (field[0] == 'l' || field[0] == 'o') {
       int64_t n;
       int is_limit = field[0] == 'l';
@@ -218,7 +227,8 @@ static int messages_run(store_read *r, sqlite3 *db, sqlite3_stmt **stmts) {
     }
     mask = plan_q(q, n, all, sender_rows);
   }
-  page = store_stmt(r, db, stmts, STMT_MSG_PAGE + store_msg_variant(mask));
+  page = store_stmt(r, db, stmts,
+                    (q->desc ? STMT_MSG_PAGE_DESC : STMT_MSG_PAGE) + store_msg_variant(mask));
   count = store_stmt(r, db, stmts, STMT_MSG_COUNT + store_msg_variant(mask));
   if (!page || !count) goto rollback;
   bind_query(page, q, &needle, &phrase, hour, hour_end);
