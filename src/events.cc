@@ -23,7 +23,7 @@
 struct subscriber {
   conn *c;
   subscriber *prev, *next;
-  int dropped; /* ending: send nothing more */
+  int dropped; /* ending: no longer in the list, sends nothing more */
 };
 
 static struct {
@@ -44,9 +44,19 @@ static stream_chunk *chunk_of(const buf *b) {
   return b->oom ? NULL : stream_chunk_new(b->data, b->len);
 }
 
+/* Takes s out of the list (it stays allocated until its conn is freed). */
+static void unlink_sub(subscriber *s) {
+  if (s->prev) s->prev->next = s->next;
+  else g_e.subs = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->prev = s->next = NULL;
+  g_e.nsubs--;
+}
+
 static void drop(subscriber *s, const char *reason) {
   if (s->dropped) return;
   s->dropped = 1;
+  unlink_sub(s);
   g_e.dropped++;
   buf b = {};
   buf_puts(&b, "event: dropped\ndata: {\"reason\":");
@@ -60,8 +70,9 @@ static void drop(subscriber *s, const char *reason) {
 
 /* Sends ch to every live subscriber; a full queue drops that subscriber. */
 static void broadcast(stream_chunk *ch) {
-  for (subscriber *s = g_e.subs; s; s = s->next) {
-    if (s->dropped) continue;
+  subscriber *next;
+  for (subscriber *s = g_e.subs; s; s = next) {
+    next = s->next; /* drop unlinks s */
     if (stream_send(s->c, ch) != 0)
       drop(s, "too slow: more events are waiting than one subscriber may hold");
   }
@@ -267,10 +278,7 @@ void events_recent_json(buf *b, str after, int limit) {
 
 static void on_closed(conn *, void *arg) {
   subscriber *s = (subscriber *)arg;
-  if (s->prev) s->prev->next = s->next;
-  else g_e.subs = s->next;
-  if (s->next) s->next->prev = s->prev;
-  g_e.nsubs--;
+  if (!s->dropped) unlink_sub(s);
   free(s);
 }
 
