@@ -211,7 +211,8 @@ async function poll(full) {
       state.lastEventId = m.id;
       onArrival(m.message, m.id, true);
     }
-    renderArrivals();
+    renderArrivals(full ? null : s.messages.length ? s.messages[s.messages.length - 1].id : null);
+    if (!full && (s.messages.length || s.reset)) scheduleRefresh();
     onSnapshot(s);
   } catch (e) {
     // shown by the banner
