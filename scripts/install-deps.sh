@@ -7,7 +7,11 @@ set -eu
 pkgs="g++ pkg-config meson ninja-build libuv1-dev libsodium-dev libsqlite3-dev node-llhttp rapidjson-dev ca-certificates"
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs="$pkgs python3 python3-pytest curl prometheus" ;;
+    --test)
+      pkgs="$pkgs python3 python3-pytest curl prometheus chromium"
+      # Browser tests: node + npm (Debian's, unless a node is already there).
+      command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
+      ;;
     --bench) pkgs="$pkgs python3 wrk nginx-light curl" ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac

@@ -1,12 +1,15 @@
 #!/bin/sh
 # Installs what is missing, builds hookd three ways and runs every test:
-#   release (-Werror):            unit + black-box suites
-#   ASan + UBSan (-Werror):       unit + black-box suites
+#   release (-Werror):            unit + black-box + browser suites
+#   ASan + UBSan (-Werror):       unit + black-box + browser suites
 #   static (scripts/build-static.sh, as the Containerfile): black-box suite
 # The last line is "N passed, N failed" (test cases over all runs).
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
+# Browser tests: playwright-core from npm, exactly as locked (drives the
+# chromium that install-deps.sh installed; no browser download).
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >&2)
 status=0
 for variant in release asan; do
   dir=build-test-$variant
