@@ -18,10 +18,10 @@
 #include "defs.h"
 #include "message.h"
 
-#define EVENTS_RING 256                /* message events kept for resume */
+#define EVENTS_RING 256                 /* message events kept for resume */
 #define EVENTS_RING_BYTES (1024 * 1024) /* and their bytes at most */
-#define EVENTS_HEARTBEAT_S 15          /* comment line this often */
-#define EVENTS_RETRY_MS 2000           /* EventSource reconnect delay */
+#define EVENTS_HEARTBEAT_S 15           /* comment line this often */
+#define EVENTS_RETRY_MS 2000            /* EventSource reconnect delay */
 
 struct server;
 struct conn;

@@ -1,7 +1,7 @@
 /* history.h: the last hour of traffic, one point per second, in memory.
  *
  * Fixed-size rings on the loop thread (HISTORY_SECONDS points of
- * history_point, about 140 KiB in all; nothing grows). Responses are
+ * history_point, 48 bytes each, 169 KiB in all; nothing grows). Responses are
  * counted as they are sent; history_tick closes the current second once a
  * second and computes that second's webhook latency p50/p99 from the
  * request_latency_ms histogram (metrics.cc), as Prometheus'
@@ -17,15 +17,15 @@
 #define HISTORY_SECONDS 3600
 
 struct history_point {
-  int64_t t;            /* Unix second this point covers */
-  uint32_t req_2xx;     /* requests answered, by status class (not the console's) */
+  int64_t t;        /* Unix second this point covers */
+  uint32_t req_2xx; /* requests answered, by status class (not the console's) */
   uint32_t req_4xx;
   uint32_t req_5xx;
-  uint32_t created;     /* webhooks: new rows committed */
-  uint32_t duplicate;   /* webhooks: message_id already stored */
-  uint32_t rejected;    /* webhooks answered anything but 200 */
-  uint32_t console;     /* the console's own requests */
-  float p50_ms;         /* webhook latency quantiles this second, -1 if none */
+  uint32_t created;   /* webhooks: new rows committed */
+  uint32_t duplicate; /* webhooks: message_id already stored */
+  uint32_t rejected;  /* webhooks answered anything but 200 */
+  uint32_t console;   /* the console's own requests */
+  float p50_ms;       /* webhook latency quantiles this second, -1 if none */
   float p99_ms;
 };
 

@@ -18,8 +18,8 @@
 struct conn;
 
 struct rejection {
-  int64_t at_ms;                     /* wall clock when answered */
-  uint64_t seq;                      /* 1, 2, ... since start */
+  int64_t at_ms; /* wall clock when answered */
+  uint64_t seq;  /* 1, 2, ... since start */
   int status;
   char rid[HTTP_MAX_REQUEST_ID];
   uint32_t rid_len;

@@ -34,7 +34,7 @@ struct stream_chunk {
   uint64_t seq;      /* owner's sequence number, 0 for none */
   uint32_t part_off; /* owner's: a sub-range of the data (e.g. its JSON) */
   uint32_t part_len;
-  char *data;        /* points right after the struct (one allocation) */
+  char *data; /* points right after the struct (one allocation) */
 };
 
 /* A new chunk holding a copy of data[0..len), refs = 1; NULL when out of

@@ -43,7 +43,7 @@ try {
     await sleep(1000);
   }
   const browser = await launch();
-  for (const [name, width, height] of [["desktop", 1280, 1100], ["phone", 390, 1400]]) {
+  for (const [name, width, height] of [["desktop", 1280, 1500], ["phone", 390, 1500]]) {
     const page = await browser.newPage({ viewport: { width, height }, deviceScaleFactor: 1 });
     await page.goto(`${hookd.base}/ui`);
     await page.waitForSelector("#rows .row");

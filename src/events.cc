@@ -33,11 +33,11 @@ static struct {
   unsigned ticks;
   subscriber *subs;
   uint32_t nsubs;
-  uint64_t seq;                     /* id of the newest message event */
-  stream_chunk *ring[EVENTS_RING];  /* ring[(seq) % EVENTS_RING] */
-  uint32_t ring_n;                  /* events held: seq - ring_n + 1 .. seq */
+  uint64_t seq;                    /* id of the newest message event */
+  stream_chunk *ring[EVENTS_RING]; /* ring[(seq) % EVENTS_RING] */
+  uint32_t ring_n;                 /* events held: seq - ring_n + 1 .. seq */
   size_t ring_bytes;
-  uint64_t dropped;                 /* subscribers dropped for being slow */
+  uint64_t dropped; /* subscribers dropped for being slow */
 } g_e;
 
 static stream_chunk *chunk_of(const buf *b) {
@@ -46,8 +46,10 @@ static stream_chunk *chunk_of(const buf *b) {
 
 /* Takes s out of the list (it stays allocated until its conn is freed). */
 static void unlink_sub(subscriber *s) {
-  if (s->prev) s->prev->next = s->next;
-  else g_e.subs = s->next;
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    g_e.subs = s->next;
   if (s->next) s->next->prev = s->prev;
   s->prev = s->next = NULL;
   g_e.nsubs--;
@@ -193,8 +195,10 @@ void events_publish_message(const message *m) {
   buf_puts(&b, ",\"ts\":");
   json_put_str(&b, m->ts.base, m->ts.len);
   buf_puts(&b, ",\"text\":");
-  if (m->text.base) json_put_str(&b, m->text.base, m->text.len);
-  else buf_puts(&b, "null");
+  if (m->text.base)
+    json_put_str(&b, m->text.base, m->text.len);
+  else
+    buf_puts(&b, "null");
   buf_puts(&b, ",\"received_at\":");
   json_put_cstr(&b, iso);
   buf_putc(&b, '}');
@@ -260,7 +264,8 @@ void events_recent_json(buf *b, str after, int limit) {
   } else {
     from = g_e.seq - g_e.ring_n + 1;
   }
-  if (g_e.seq + 1 > from && g_e.seq + 1 - from > (uint64_t)limit) from = g_e.seq + 1 - (uint64_t)limit;
+  if (g_e.seq + 1 > from && g_e.seq + 1 - from > (uint64_t)limit)
+    from = g_e.seq + 1 - (uint64_t)limit;
   buf_puts(b, "\"messages\":[");
   for (uint64_t s = from; s <= g_e.seq && g_e.ring_n; s++) {
     const stream_chunk *ch = g_e.ring[s % EVENTS_RING];
@@ -310,8 +315,9 @@ int events_subscribe(conn *c, str last_id) {
     if (from && bytes <= STREAM_MAX_BYTES / 2 && g_e.seq + 1 - from < STREAM_MAX_CHUNKS / 2) {
       replayed = 1;
     } else {
-      buf_puts(&b, "event: reset\ndata: {\"reason\":\"events after Last-Event-ID are no longer "
-                   "kept: reload\"}\n\n");
+      buf_puts(&b,
+               "event: reset\ndata: {\"reason\":\"events after Last-Event-ID are no longer "
+               "kept: reload\"}\n\n");
     }
     if (replayed) {
       stream_chunk *head = chunk_of(&b);

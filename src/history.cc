@@ -8,9 +8,9 @@
 
 static struct {
   history_point ring[HISTORY_SECONDS];
-  unsigned head;                      /* index of the newest closed point */
-  unsigned n;                         /* closed points held */
-  history_point cur;                  /* the second being counted */
+  unsigned head;                          /* index of the newest closed point */
+  unsigned n;                             /* closed points held */
+  history_point cur;                      /* the second being counted */
   uint64_t lat_prev[METRICS_LAT_BUCKETS]; /* webhook latency buckets at the last tick */
   uint64_t total_2xx, total_4xx, total_5xx, total_console;
 } g_h;
@@ -22,9 +22,10 @@ void history_response(int status, int webhook, int dup, int console) {
     g_h.total_console++;
     return;
   }
-  if (status < 400) p->req_2xx++, g_h.total_2xx++;
-  else if (status < 500) p->req_4xx++, g_h.total_4xx++;
-  else p->req_5xx++, g_h.total_5xx++;
+  uint32_t *cls = status < 400 ? &p->req_2xx : status < 500 ? &p->req_4xx : &p->req_5xx;
+  uint64_t *total = status < 400 ? &g_h.total_2xx : status < 500 ? &g_h.total_4xx : &g_h.total_5xx;
+  (*cls)++;
+  (*total)++;
   if (!webhook) return;
   if (status != 200) p->rejected++;
   else if (dup == 1) p->duplicate++;
@@ -80,8 +81,10 @@ static void series(buf *b, const char *name, int n, int first, size_t off, int i
     if (is_float) {
       float v;
       memcpy(&v, (const char *)p + off, sizeof(v));
-      if (v < 0) buf_puts(b, "null");
-      else buf_put_double(b, v, 3);
+      if (v < 0)
+        buf_puts(b, "null");
+      else
+        buf_put_double(b, v, 3);
     } else {
       uint32_t v;
       memcpy(&v, (const char *)p + off, sizeof(v));

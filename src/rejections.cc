@@ -46,7 +46,7 @@ static void validation_reason(const buf *body, char *out, size_t cap) {
   const char *field = "body";
   int flen = 4;
   if (close) {
-    const char *q2 = close - 1;           /* closing quote of the last item */
+    const char *q2 = close - 1; /* closing quote of the last item */
     const char *q1 = q2 - 1;
     while (q1 > loc && *q1 != '"') q1--;
     if (*q2 == '"' && q1 > loc) field = q1 + 1, flen = (int)(q2 - q1 - 1);
@@ -74,8 +74,9 @@ void rejections_record(const conn *c, int status) {
   if (status == HTTP_UNPROCESSABLE && c->log.result)
     validation_reason(&c->out, r->reason, sizeof(r->reason));
   else
-    snprintf(r->reason, sizeof(r->reason), "%s%s%s", c->log.result ? c->log.result : http_status_phrase(status),
-             c->log.detail ? ": " : "", c->log.detail ? c->log.detail : "");
+    snprintf(r->reason, sizeof(r->reason), "%s%s%s",
+             c->log.result ? c->log.result : http_status_phrase(status), c->log.detail ? ": " : "",
+             c->log.detail ? c->log.detail : "");
   if (c->log.has_mid) {
     memcpy(r->mid, c->log.mid, c->log.mid_len);
     r->mid_len = c->log.mid_len;
@@ -106,8 +107,10 @@ void rejections_json(buf *b, int limit) {
     buf_puts(b, ",\"reason\":");
     json_put_cstr(b, r->reason);
     buf_puts(b, ",\"message_id\":");
-    if (r->has_mid) json_put_str(b, r->mid, r->mid_len);
-    else buf_puts(b, "null");
+    if (r->has_mid)
+      json_put_str(b, r->mid, r->mid_len);
+    else
+      buf_puts(b, "null");
     buf_putc(b, '}');
   }
   buf_puts(b, "],\"total\":");

@@ -9,7 +9,7 @@
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 20;             // rows per page of the message browser
-const ARRIVALS = 15;         // rows in "latest arrivals"
+const ARRIVALS = 8;          // rows in "latest arrivals"
 const HISTORY = 3600;        // seconds of history hookd keeps
 const STALE_MS = 2500;       // no snapshot for this long: poll instead
 const TOKEN_KEY = "hookd.read_token";
@@ -493,7 +493,7 @@ async function loadStats() {
 
 async function loadRejections() {
   let r;
-  try { r = await api("/rejections?limit=20"); } catch (e) { return; }
+  try { r = await api("/rejections?limit=8"); } catch (e) { return; }
   $("rej-count").textContent = r.total ? `${r.data.length} newest of ${r.total.toLocaleString()}` : "";
   $("rejections").replaceChildren(...r.data.map((x) => {
     const row = el("div", "row rej");

@@ -43,8 +43,10 @@ static int int_param(conn *c, const char *name, long lo, long hi, long def, long
   long x = 0;
   int ok = n > 0;
   for (long i = 0; ok && i < n; i++) {
-    if (v[i] < '0' || v[i] > '9' || x > hi) ok = 0;
-    else x = x * 10 + (v[i] - '0');
+    if (v[i] < '0' || v[i] > '9' || x > hi)
+      ok = 0;
+    else
+      x = x * 10 + (v[i] - '0');
   }
   if (!ok || x < lo || x > hi) {
     msg_errors_add(errs, "query", name, "must be an integer in the allowed range", "value_error");
