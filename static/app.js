@@ -124,7 +124,8 @@ async function api(path) {
     try {
       r = await fetch(path, { headers, cache: "no-store" });
     } catch (e) {
-      setReachable(false);
+      // An open stream proves hookd is there (a proxy may block one path).
+      if (!state.streamOpen) setReachable(false);
       throw e;
     }
     setReachable(true);
