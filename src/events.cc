@@ -14,10 +14,8 @@
 #include "clock.h"
 #include "conn.h"
 #include "history.h"
-#include "log.h"
-#include "metrics.h"
-#include "rejections.h"
 #include "server.h"
+#include "snapshot.h"
 #include "stream.h"
 
 struct subscriber {
@@ -89,53 +87,20 @@ static void put_id(buf *b, uint64_t seq) {
 }
 
 void events_snapshot_json(buf *b, int history_n) {
-  server *s = g_e.srv;
-  uint64_t r2, r4, r5, rc;
-  history_totals(&r2, &r4, &r5, &rc);
-  buf_puts(b, "{\"t\":");
-  buf_put_i64(b, clock_wall_ms());
-  buf_puts(b, ",\"started\":");
-  buf_put_i64(b, s->started_ms);
-  buf_puts(b, ",\"version\":\"" HOOKD_VERSION "\",\"connections\":");
-  buf_put_u64(b, s->nconns);
-  buf_puts(b, ",\"subscribers\":");
-  buf_put_u64(b, g_e.nsubs);
-  buf_puts(b, ",\"max_subscribers\":");
-  buf_put_u64(b, s->cfg->events_max_subscribers);
-  buf_puts(b, ",\"subscribers_dropped\":");
-  buf_put_u64(b, g_e.dropped);
-  buf_puts(b, ",\"queue_depth\":");
-  buf_put_u64(b, store_queue_depth(s->st));
-  buf_puts(b, ",\"in_flight\":");
-  buf_put_i64(b, metrics_inflight_now());
-  buf_puts(b, ",\"webhooks\":{");
-  for (int r = 0; r < WH_COUNT; r++) {
-    if (r) buf_putc(b, ',');
-    json_put_cstr(b, webhook_result_label(r));
-    buf_putc(b, ':');
-    buf_put_u64(b, metrics_webhook_count(r));
-  }
-  buf_puts(b, "},\"requests\":{\"2xx\":");
-  buf_put_u64(b, r2);
-  buf_puts(b, ",\"4xx\":");
-  buf_put_u64(b, r4);
-  buf_puts(b, ",\"5xx\":");
-  buf_put_u64(b, r5);
-  buf_puts(b, ",\"console\":");
-  buf_put_u64(b, rc);
-  buf_puts(b, "},\"rejections_total\":");
-  buf_put_u64(b, rejections_total());
-  buf_puts(b, ",\"last_event_id\":");
+  snapshot_feed f;
+  f.subscribers = g_e.nsubs;
+  f.dropped = g_e.dropped;
+  f.last_id_len = 0;
   if (g_e.seq) {
-    buf_putc(b, '"');
-    put_id(b, g_e.seq);
-    buf_putc(b, '"');
-  } else {
-    buf_puts(b, "null");
+    buf id = {};
+    put_id(&id, g_e.seq);
+    if (!id.oom && id.len < sizeof(f.last_id)) {
+      memcpy(f.last_id, id.data, id.len);
+      f.last_id_len = id.len;
+    }
+    buf_free(&id);
   }
-  buf_putc(b, ',');
-  history_json(b, history_n);
-  buf_putc(b, '}');
+  snapshot_json(b, g_e.srv, &f, history_n);
 }
 
 static void on_tick(uv_timer_t *) {
