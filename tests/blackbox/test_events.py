@@ -424,3 +424,17 @@ def test_rejections_ring(hookd_factory):
     assert body["data"][0]["seq"] == 105 and body["data"][-1]["seq"] == 6
     assert len(srv.request("GET", "/rejections?limit=5").json()["data"]) == 5
     assert srv.request("GET", "/rejections?limit=101").status == 422
+
+
+@pytest.mark.parametrize("value", ["-1", "many", "100001", "1e3"])
+def test_malformed_events_max_subscribers_stops_startup(hookd_factory, value):
+    d = hookd_factory(env={"EVENTS_MAX_SUBSCRIBERS": value}, wait=False)
+    assert d.wait_exit(20) == 2, d.describe()
+    lines = [line for line in d.stderr_text().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("hookd: EVENTS_MAX_SUBSCRIBERS: "), lines
+
+
+def test_zero_subscribers_turns_the_stream_off(hookd_factory):
+    srv = hookd_factory(env={"EVENTS_MAX_SUBSCRIBERS": "0"})
+    assert srv.request("GET", "/events").status == 503
+    assert srv.request("GET", "/snapshot").status == 200  # polling still works
