@@ -8,8 +8,13 @@ set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 # Browser tests: playwright-core from npm, exactly as locked (drives the
-# chromium that install-deps.sh installed; no browser download).
-(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >&2)
+# chromium that install-deps.sh installed; no browser download). Skipped
+# when the locked version is already installed, so a re-run needs no network.
+lock='require("./tests/browser/package-lock.json").packages["node_modules/playwright-core"].version'
+have='try { require("./tests/browser/node_modules/playwright-core/package.json").version } catch (e) { "" }'
+if [ "$(node -p "$lock")" != "$(node -p "$have")" ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >&2)
+fi
 status=0
 for variant in release asan; do
   dir=build-test-$variant
