@@ -79,6 +79,7 @@ struct conn {
   message msg;              /* POST /webhook: the parsed message (points into
                              * req.body) while its commit is pending */
   conn_stream *stream;      /* CS_STREAM only: the body queue (stream.cc) */
+  char peer[HTTP_MAX_PEER]; /* "ip:port" of the client once asked (rejections), "" before */
 };
 
 /* Accepts a connection from the listener. Returns 0 or a libuv error. */

@@ -13,7 +13,6 @@
 
 #define REJECTIONS_MAX 100
 #define REJECTION_REASON_MAX 120
-#define REJECTION_PEER_MAX 64 /* "[v6 address]:port" */
 
 struct conn;
 
@@ -23,7 +22,7 @@ struct rejection {
   int status;
   char rid[HTTP_MAX_REQUEST_ID];
   uint32_t rid_len;
-  char peer[REJECTION_PEER_MAX];     /* NUL-terminated, "" if unknown */
+  char peer[HTTP_MAX_PEER];          /* NUL-terminated, "" if unknown */
   char reason[REJECTION_REASON_MAX]; /* NUL-terminated */
   char mid[LOG_MAX_MESSAGE_ID];      /* message_id, truncated like the log's */
   uint32_t mid_len;
@@ -31,8 +30,8 @@ struct rejection {
 };
 
 /* Records the webhook on c that is being answered with status (not 200).
- * Call after the request id is assigned. */
-void rejections_record(const conn *c, int status);
+ * Call after the request id is assigned; caches the peer name in c. */
+void rejections_record(conn *c, int status);
 /* Appends {"data":[...newest first...],"total":N,"max":100}: total counts
  * every rejection since start, data holds the newest (at most `limit`). */
 void rejections_json(buf *b, int limit);

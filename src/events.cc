@@ -36,6 +36,7 @@ static struct {
   uint32_t ring_n;                 /* events held: seq - ring_n + 1 .. seq */
   size_t ring_bytes;
   uint64_t dropped; /* subscribers dropped for being slow */
+  buf scratch;      /* formats message events */
 } g_e;
 
 static stream_chunk *chunk_of(const buf *b) {
@@ -131,6 +132,7 @@ static void free_ring(uv_handle_t *) {
     stream_chunk_unref(g_e.ring[(g_e.seq - i) % EVENTS_RING]);
   g_e.ring_n = 0;
   g_e.ring_bytes = 0;
+  buf_free(&g_e.scratch);
 }
 
 void events_stop(void) {
@@ -146,7 +148,8 @@ void events_publish_message(const message *m) {
   uint64_t seq = g_e.seq + 1;
   char iso[CLOCK_ISO_LEN + 1];
   clock_iso_ms(clock_wall_ms(), iso);
-  buf b = {};
+  buf &b = g_e.scratch; /* reused: one exact-size allocation per event */
+  buf_reset(&b);
   buf_puts(&b, "id: ");
   put_id(&b, seq);
   buf_puts(&b, "\nevent: message\ndata: ");
@@ -170,7 +173,6 @@ void events_publish_message(const message *m) {
   size_t part = b.len - off;
   buf_puts(&b, "\n\n");
   stream_chunk *ch = chunk_of(&b);
-  buf_free(&b);
   if (!ch) return; /* out of memory: the live view misses it, the store has it */
   ch->seq = seq;
   ch->part_off = (uint32_t)off;

@@ -13,22 +13,25 @@ static struct {
   uint64_t total; /* also the seq of the newest */
 } g_r;
 
-/* "ip:port" or "[ip6]:port" of the client; "" when the socket cannot say. */
-static void peer_name(const conn *c, char *out, size_t cap) {
+/* "ip:port" or "[ip6]:port" of the client; "" when the socket cannot say.
+ * Asked once per connection (a flood of bad requests on one keep-alive
+ * connection costs one getpeername) and kept in the conn. */
+static const char *peer_name(conn *c) {
+  if (c->peer[0]) return c->peer;
   struct sockaddr_storage ss;
   int len = sizeof(ss);
-  out[0] = 0;
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) return;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) return "";
   char ip[48];
   if (ss.ss_family == AF_INET6) {
     const sockaddr_in6 *a = (const sockaddr_in6 *)&ss;
     if (uv_ip6_name(a, ip, sizeof(ip)) == 0)
-      snprintf(out, cap, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+      snprintf(c->peer, sizeof(c->peer), "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
   } else if (ss.ss_family == AF_INET) {
     const sockaddr_in *a = (const sockaddr_in *)&ss;
     if (uv_ip4_name(a, ip, sizeof(ip)) == 0)
-      snprintf(out, cap, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
+      snprintf(c->peer, sizeof(c->peer), "%s:%u", ip, (unsigned)ntohs(a->sin_port));
   }
+  return c->peer;
 }
 
 /* The first failing field and message of a 422 body that hookd wrote
@@ -62,7 +65,7 @@ static void validation_reason(const buf *body, char *out, size_t cap) {
            more ? " (and more)" : "");
 }
 
-void rejections_record(const conn *c, int status) {
+void rejections_record(conn *c, int status) {
   rejection *r = &g_r.ring[g_r.total % REJECTIONS_MAX];
   memset(r, 0, sizeof(*r));
   r->seq = ++g_r.total;
@@ -70,7 +73,7 @@ void rejections_record(const conn *c, int status) {
   r->status = status;
   memcpy(r->rid, c->rid, c->rid_len);
   r->rid_len = c->rid_len;
-  peer_name(c, r->peer, sizeof(r->peer));
+  snprintf(r->peer, sizeof(r->peer), "%s", peer_name(c));
   if (status == HTTP_UNPROCESSABLE && c->log.result)
     validation_reason(&c->out, r->reason, sizeof(r->reason));
   else
