@@ -33,6 +33,7 @@ struct config {
   uint32_t busy_timeout_ms;  /* DB_BUSY_TIMEOUT_MS: wait for another process's lock */
   uint32_t index_max_lag;    /* INDEX_MAX_LAG: rows not yet indexed before 503 */
   uint32_t index_batch;      /* INDEX_BATCH: rows the indexer takes at most at once */
+  uint32_t events_max_subscribers; /* EVENTS_MAX_SUBSCRIBERS: GET /events streams */
 };
 
 /* Fills cfg from the environment (getenv). On a malformed value writes one

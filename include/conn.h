@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "http.h"
+#include "message.h"
 #include "response.h"
 
 struct server;
@@ -40,7 +41,9 @@ struct conn_set {
   void (*dispatch)(conn *c);      /* a complete request: route and handle it */
   int (*route_of)(const conn *c); /* route id of the request (metrics labels) */
   void (*on_gone)(conn_set *set); /* a connection was freed */
+  void (*on_answered)(conn *c, int status); /* after metrics and the log line */
 };
+struct conn_stream;
 
 enum conn_state {
   CS_IDLE = 0, /* between requests (keep-alive wait) */
@@ -48,6 +51,7 @@ enum conn_state {
   CS_BUSY,     /* a handler or its job owns the request */
   CS_WRITING,  /* the response is being written */
   CS_LINGER,   /* FIN sent; draining the client's bytes before close */
+  CS_STREAM,   /* a streaming response owns the socket (stream.cc) */
 };
 
 enum conn_flag {
@@ -96,6 +100,10 @@ struct conn {
   void *job;                /* the handlers' per-connection job (a read), made on
                              * first use and reused; freed with job_free */
   void (*job_free)(void *);
+  message msg;              /* POST /webhook: the parsed message (points into
+                             * req.body) while its commit is pending */
+  conn_stream *stream;      /* CS_STREAM only: the body queue (stream.cc) */
+  char peer[HTTP_MAX_PEER]; /* "ip:port" of the client once asked (rejections), "" before */
 };
 
 /* Accepts a connection from listener into set, owned by srv. Returns 0 or
@@ -104,6 +112,15 @@ int conn_accept(conn_set *set, uv_stream_t *listener, server *srv);
 /* Writes the response: status from resp_status, body already in c->out.
  * Logs the request and records metrics. Safe on a closing conn. */
 void conn_respond(conn *c, int status);
+/* Starts a streaming response (for stream.cc): logs the request, records
+ * metrics, writes the head (no Content-Length, Connection: close) into
+ * c->head and returns its length. The conn is then CS_STREAM: no idle
+ * timer, and bytes from the client are read and discarded until it closes. */
+size_t conn_respond_stream(conn *c, int status);
+/* Sends FIN, then closes once the client's bytes stop (at most 2 s). */
+void conn_linger(conn *c);
+/* (Re)arms c's one timer; in CS_STREAM and CS_LINGER it closes the conn. */
+void conn_timeout(conn *c, uint32_t ms);
 /* Shorthand: a copy of body[0..len) with status. */
 void conn_respond_body(conn *c, int status, const void *body, size_t len);
 /* Shorthand: {"detail": detail} with status. */

@@ -15,6 +15,8 @@
 #define HTTP_MAX_HEADER_NAME 64       /* longer header names are ignored */
 #define HTTP_MAX_SIGNATURE 128        /* X-Signature value bytes we keep */
 #define HTTP_MAX_REQUEST_ID 64        /* X-Request-ID bytes we accept */
+#define HTTP_MAX_EVENT_ID 64          /* Last-Event-ID bytes we keep */
+#define HTTP_MAX_PEER 64              /* "[v6 address]:port" of a client */
 #define HTTP_MAX_RESPONSE_HEAD 768    /* status line + all response headers */
 #define HTTP_READ_CHUNK 65536         /* shared read buffer for all sockets */
 #define LOG_MAX_MESSAGE_ID 128        /* bytes of message_id copied to logs */

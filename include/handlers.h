@@ -28,6 +28,9 @@ void handle_stats(conn *c);     /* handlers/stats.cc */
 void handle_live(conn *c);      /* handlers/health.cc */
 void handle_ready(conn *c);     /* handlers/health.cc */
 void handle_metrics(conn *c);   /* handlers/metrics.cc */
-void handle_dashboard(conn *c); /* handlers/dashboard.cc */
+void handle_dashboard(conn *c); /* handlers/dashboard.cc: /, /ui and assets */
+void handle_events(conn *c);     /* handlers/events.cc: GET /events (SSE) */
+void handle_snapshot(conn *c);   /* handlers/events.cc */
+void handle_rejections(conn *c); /* handlers/events.cc */
 
 #endif

@@ -16,7 +16,7 @@
 #include "defs.h"
 
 /* Headers hookd looks at; every other header is counted and skipped. */
-enum http_hdr { HDR_OTHER = 0, HDR_SIGNATURE, HDR_REQUEST_ID, HDR_EXPECT };
+enum http_hdr { HDR_OTHER = 0, HDR_SIGNATURE, HDR_REQUEST_ID, HDR_EXPECT, HDR_LAST_EVENT_ID };
 
 struct http_limits {
   uint32_t max_header_bytes; /* request line + headers */
@@ -49,6 +49,8 @@ struct http_req {
   char rid[HTTP_MAX_REQUEST_ID];
   uint32_t rid_len;
   uint8_t has_rid;
+  char last_event_id[HTTP_MAX_EVENT_ID]; /* Last-Event-ID (SSE resume); */
+  uint32_t last_event_id_len;            /* 0 when absent or too long */
   buf body;                          /* reused across requests; body.data[len] is writable */
 };
 

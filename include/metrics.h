@@ -71,5 +71,14 @@ void metrics_sample_process(metrics_sample *s, const char *const *db_files);
  * from their owners; started_ms is the process start. */
 void metrics_render(buf *out, const metrics_sample *s, const metrics_store *st,
                     uint64_t log_dropped, int64_t started_ms);
+/* For the console (history.cc, events.cc). */
+#define METRICS_LAT_BUCKETS 13 /* request_latency_ms buckets, +Inf included */
+/* Copies the non-cumulative latency bucket counts of a route. */
+void metrics_latency_buckets(int route, uint64_t out[METRICS_LAT_BUCKETS]);
+/* The q-quantile (0..1) of bucket counts, interpolated within the bucket
+ * like Prometheus' histogram_quantile; -1 when the counts are all 0. */
+double metrics_quantile(const uint64_t counts[METRICS_LAT_BUCKETS], double q);
+uint64_t metrics_webhook_count(int result); /* webhook_requests_total{result} */
+int64_t metrics_inflight_now(void);         /* hookd_requests_in_flight */
 
 #endif

@@ -12,6 +12,8 @@ struct response {
   const char *allow;        /* Allow header (405), or NULL */
   int retry_after;          /* Retry-After seconds (503), 0 for none */
   const char *cache;        /* Cache-Control value, or NULL */
+  int stream;               /* streaming body (stream.cc): no Content-Length,
+                             * the body runs until the connection closes */
 };
 
 /* Writes the status line and headers (ending with the blank line) into out.

@@ -3,21 +3,12 @@
 #ifndef HOOKD_ROUTER_H
 #define HOOKD_ROUTER_H
 
+#include "routes.h"
+
 struct conn;
 
 typedef void (*route_handler)(conn *c);
 
-enum route_id {
-  ROUTE_WEBHOOK,
-  ROUTE_MESSAGES,
-  ROUTE_STATS,
-  ROUTE_LIVE,
-  ROUTE_READY,
-  ROUTE_METRICS,
-  ROUTE_DASHBOARD,
-  ROUTE_COUNT,
-  ROUTE_OTHER = ROUTE_COUNT, /* unknown paths, for metrics labels */
-};
 
 struct route {
   const char *path;      /* exact match on the path (query stripped) */
@@ -31,6 +22,9 @@ extern const route router_table[ROUTE_COUNT];
 /* Finds the route for the request on c and runs its handler, or answers
  * 404/405 itself. */
 void router_dispatch(conn *c);
+/* conn_set.on_answered: the console's accounting of an answered request
+ * (history by result, the rejection ring for webhooks). */
+void router_answered(conn *c, int status);
 /* The route of the request on c (ROUTE_OTHER when unknown). */
 int router_route_id(const conn *c);
 /* Metrics label of a route id: its path, or "other". */

@@ -27,7 +27,11 @@ for arg in "$@"; do
   fi
   case "$arg" in
     --target) target=next ;;
-    --test) pkgs="$pkgs python3 python3-pytest curl prometheus" ;;
+    --test)
+      pkgs="$pkgs python3 python3-pytest curl prometheus chromium"
+      # Browser tests: node + npm (Debian's, unless a node is already there).
+      command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
+      ;;
     --bench) pkgs="$pkgs python3 wrk nginx-light curl" ;;
     --arm64)
       arm64=1

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what is missing, builds hookd three ways and runs every test:
-#   release (-Werror):            unit + black-box suites
-#   ASan + UBSan (-Werror):       unit + black-box suites
+#   release (-Werror):            unit + black-box + browser suites
+#   ASan + UBSan (-Werror):       unit + black-box + browser suites
 #   static (scripts/build-static.sh, as the Containerfile): black-box suite;
 #     release artefacts reproducible and within size budget (tests/deploy/test_release.py)
 #   arm64 (scripts/test-arm64.sh): unit + black-box + deploy suites under qemu
@@ -11,6 +11,14 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
+# Browser tests: playwright-core from npm, exactly as locked (drives the
+# chromium that install-deps.sh installed; no browser download). Skipped
+# when the locked version is already installed, so a re-run needs no network.
+lock='require("./tests/browser/package-lock.json").packages["node_modules/playwright-core"].version'
+have='try { require("./tests/browser/node_modules/playwright-core/package.json").version } catch (e) { "" }'
+if [ "$(node -p "$lock")" != "$(node -p "$have")" ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >&2)
+fi
 status=0
 for variant in release asan; do
   dir=build-test-$variant

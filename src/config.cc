@@ -187,7 +187,9 @@ int config_load(config *cfg, char *err, size_t errlen) {
       parse_u32("DB_READERS", 1, 8, 2, &cfg->readers, err, errlen) ||
       parse_u32("DB_BUSY_TIMEOUT_MS", 0, 600000, 5000, &cfg->busy_timeout_ms, err, errlen) ||
       parse_u32("INDEX_MAX_LAG", 1000, 10000000, 50000, &cfg->index_max_lag, err, errlen) ||
-      parse_u32("INDEX_BATCH", 64, 65536, 16384, &cfg->index_batch, err, errlen))
+      parse_u32("INDEX_BATCH", 64, 65536, 16384, &cfg->index_batch, err, errlen) ||
+      parse_u32("EVENTS_MAX_SUBSCRIBERS", 0, 100000, 64, &cfg->events_max_subscribers, err,
+                errlen))
     return -1;
 
   if ((v = env("WEBHOOK_SECRET_FILE"))) {

@@ -10,7 +10,12 @@
  * idle_timeout_ms for the client to take the response; BUSY has none (the
  * server owns the work). A response that closes the connection sends FIN
  * and keeps reading (discarding) for a moment, so the client sees the
- * response instead of a reset ("lingering close"). */
+ * response instead of a reset ("lingering close").
+ *
+ * A streaming response (GET /events) leaves the machine at BUSY for STREAM:
+ * the head is out, stream.cc owns the body queue, no timer runs (so idle
+ * and write timeouts of other conns are untouched), and reading continues
+ * only to see the client leave; it ends in LINGER or a plain close. */
 #include "conn.h"
 
 #include <stdio.h>
@@ -20,6 +25,7 @@
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
+#include "stream.h"
 
 #define LINGER_MS 2000
 
@@ -37,6 +43,7 @@ static void conn_unref(conn *c) {
   if (c->next) c->next->prev = c->prev;
   s->n--;
   metrics_conn_closed();
+  if (c->stream) stream_free(c);
   http_req_free(&c->req);
   buf_free(&c->pending);
   buf_free(&c->out);
@@ -86,7 +93,11 @@ static void timer_set(conn *c, uint32_t ms) {
 
 static void on_shutdown(uv_shutdown_t *, int) {}
 
-static void conn_linger(conn *c) {
+void conn_timeout(conn *c, uint32_t ms) {
+  if (!(c->flags & CF_CLOSING)) timer_set(c, ms);
+}
+
+void conn_linger(conn *c) {
   if (c->flags & CF_CLOSING) return;
   c->state = CS_LINGER;
   if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
@@ -111,7 +122,7 @@ static void on_timer(uv_timer_t *t) {
       break;
     case CS_BUSY: /* never armed while busy */
       break;
-    default: /* idle keep-alive, stuck write, linger: just close */
+    default: /* idle keep-alive, stuck write, linger, ended stream: close */
       conn_close(c);
   }
 }
@@ -169,7 +180,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b) {
     return;
   }
   if (nread == 0) return;
-  if (c->state == CS_LINGER) return; /* discard */
+  if (c->state == CS_LINGER || c->state == CS_STREAM) return; /* discard */
   conn_run(c, b->base, (size_t)nread);
 }
 
@@ -329,13 +340,31 @@ static void log_request(conn *c, int status, double latency_ms) {
   log_end(b);
 }
 
-void conn_respond(conn *c, int status) {
+/* Everything that counts an answered request: id, metrics, log, console. */
+static void account(conn *c, int status) {
   c->resp.status = status;
   if (c->route < 0) c->route = c->set->route_of(c); /* errors before routing */
   double latency_ms = (double)(clock_mono_ns() - c->start_ns) / 1e6;
   assign_request_id(c);
   metrics_request(c->route, status, latency_ms);
   log_request(c, status, latency_ms);
+  if (c->set->on_answered) c->set->on_answered(c, status);
+}
+
+size_t conn_respond_stream(conn *c, int status) {
+  c->resp.stream = 1;
+  c->flags |= CF_CLOSE_AFTER;
+  account(c, status);
+  int http10 = llhttp_get_http_major(&c->parser) == 1 && llhttp_get_http_minor(&c->parser) == 0;
+  size_t hlen = response_head(c->head, &c->resp, 0, str{c->rid, c->rid_len}, 0, http10);
+  c->state = CS_STREAM;
+  uv_timer_stop(&c->timer);
+  read_start(c);
+  return hlen;
+}
+
+void conn_respond(conn *c, int status) {
+  account(c, status);
   if (c->flags & CF_CLOSING) return;
 
   int keep_alive = !(c->flags & CF_CLOSE_AFTER);
@@ -390,6 +419,10 @@ void conn_respond_detail(conn *c, int status, const char *detail) {
 
 void conn_drain(conn *c) {
   if (c->flags & CF_CLOSING) return;
+  if (c->state == CS_STREAM) {
+    stream_end(c, NULL);
+    return;
+  }
   if (c->state == CS_IDLE && c->pending_off >= c->pending.len) conn_close(c);
   else c->flags |= CF_CLOSE_AFTER;
 }

@@ -75,6 +75,9 @@ static int on_header_field_complete(llhttp_t *p) {
     r->rid_len = 0;
     r->rid_bad = 0;
     r->has_rid = 1;
+  } else if (name_is(r, "last-event-id")) {
+    r->hdr = HDR_LAST_EVENT_ID;
+    r->last_event_id_len = 0;
   } else if (name_is(r, "expect")) {
     r->hdr = HDR_EXPECT;
     r->hname_len = 0; /* reuse hname to collect the value */
@@ -110,6 +113,15 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
     case HDR_EXPECT:
       hname_append(r, at, n);
       break;
+    case HDR_LAST_EVENT_ID: /* too long: forget it (UINT32_MAX marks that) */
+      if (r->last_event_id_len == UINT32_MAX) break;
+      if (r->last_event_id_len + n > HTTP_MAX_EVENT_ID) {
+        r->last_event_id_len = UINT32_MAX;
+      } else {
+        memcpy(r->last_event_id + r->last_event_id_len, at, n);
+        r->last_event_id_len += (uint32_t)n;
+      }
+      break;
     default:
       break;
   }
@@ -123,6 +135,7 @@ static int on_header_value_complete(llhttp_t *p) {
     else r->expect_bad = 1;
   }
   if (r->hdr == HDR_REQUEST_ID && r->rid_len == 0) r->rid_bad = 1;
+  if (r->hdr == HDR_LAST_EVENT_ID && r->last_event_id_len == UINT32_MAX) r->last_event_id_len = 0;
   r->hdr = HDR_OTHER;
   r->hname_len = 0;
   r->hname_long = 0;
@@ -213,7 +226,7 @@ void http_req_reset(http_req *req) {
   const http_limits *lim = req->lim;
   /* Only the small header part needs clearing; url/sig/rid are length-bounded. */
   memset(req, 0, offsetof(http_req, url));
-  req->url_len = req->sig_len = req->rid_len = 0;
+  req->url_len = req->sig_len = req->rid_len = req->last_event_id_len = 0;
   req->has_rid = 0;
   req->lim = lim;
   req->body = body;

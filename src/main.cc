@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "events.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -48,6 +49,7 @@ static const char usage[] =
     "  DB_READERS           reader connections, 1-8 (default 2)\n"
     "  DB_SYNCHRONOUS       FULL (default), NORMAL or OFF\n"
     "  DB_BUSY_TIMEOUT_MS   wait this long for another process's lock (default 5000)\n"
+    "  EVENTS_MAX_SUBSCRIBERS  GET /events streams at once; past it 503 (default 64)\n"
     "\n"
     "  --sign         print hex(HMAC-SHA256(WEBHOOK_SECRET, stdin)) and exit\n"
     "  --healthcheck  GET /health/ready on HOST:PORT (127.0.0.1 for 0.0.0.0);\n"
@@ -197,6 +199,7 @@ static int cmd_sign(void) {
 }
 
 static void on_stopped(server *) {
+  events_stop();
   if (notify_watchdog_usec())
     uv_close((uv_handle_t *)&g.watchdog, NULL);
   uv_close((uv_handle_t *)&g.sigterm, NULL);
@@ -338,6 +341,7 @@ int main(int argc, char **argv) {
   s->conns.dispatch = router_dispatch;
   s->conns.route_of = router_route_id;
   s->conns.on_gone = on_conn_gone;
+  s->conns.on_answered = router_answered;
   s->on_stopped = on_stopped;
   s->started_ms = clock_wall_ms();
   unsigned char rnd[4];
@@ -384,6 +388,10 @@ int main(int argc, char **argv) {
     log_event(LOG_ERROR, "config",
               "WEBHOOK_SECRET is not set: /health/ready and POST /webhook answer 503");
 
+  if (events_start(s) != 0) {
+    fprintf(stderr, "hookd: cannot start the console timer\n");
+    return 1;
+  }
   if (notify_watchdog_usec()) {
     uv_timer_init(g.loop, &g.watchdog);
     uint64_t ms = notify_watchdog_usec() / 2000;

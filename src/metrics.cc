@@ -111,6 +111,36 @@ void metrics_index(int batch, uint64_t duration_ns, int ok) {
   observe(&g_m.index_ms, ims_bounds, NIMS, (double)duration_ns / 1e6);
 }
 
+/* ---- For the console ----------------------------------------------- */
+
+static_assert(NLAT + 1 == METRICS_LAT_BUCKETS, "latency bucket count");
+
+void metrics_latency_buckets(int route, uint64_t out[METRICS_LAT_BUCKETS]) {
+  int p = route >= 0 && route < nroutes ? route : nroutes;
+  memcpy(out, g_m.latency[p].buckets, sizeof(uint64_t) * METRICS_LAT_BUCKETS);
+}
+
+double metrics_quantile(const uint64_t counts[METRICS_LAT_BUCKETS], double q) {
+  uint64_t total = 0;
+  for (size_t i = 0; i <= NLAT; i++) total += counts[i];
+  if (total == 0) return -1;
+  double rank = q * (double)total, cum = 0;
+  for (size_t i = 0; i <= NLAT; i++) {
+    if (cum + (double)counts[i] >= rank && counts[i]) {
+      if (i == NLAT) return latency_bounds[NLAT - 1]; /* +Inf: the highest bound */
+      double lo = i ? latency_bounds[i - 1] : 0, hi = latency_bounds[i];
+      return lo + (hi - lo) * (rank - cum) / (double)counts[i];
+    }
+    cum += (double)counts[i];
+  }
+  return latency_bounds[NLAT - 1];
+}
+
+uint64_t metrics_webhook_count(int result) {
+  return result >= 0 && result < WH_COUNT ? g_m.webhook[result] : 0;
+}
+int64_t metrics_inflight_now(void) { return g_m.inflight; }
+
 /* ---- Sampling (worker thread) ----------------------------------------- */
 
 static int64_t file_size(const char *path) {

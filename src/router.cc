@@ -5,6 +5,8 @@
 
 #include "conn.h"
 #include "handlers.h"
+#include "history.h"
+#include "rejections.h"
 
 #define M(m) (1u << (m))
 
@@ -16,6 +18,12 @@ const route router_table[ROUTE_COUNT] = {
     /* ROUTE_READY */ {"/health/ready", M(HTTP_GET), "GET", handle_ready},
     /* ROUTE_METRICS */ {"/metrics", M(HTTP_GET), "GET", handle_metrics},
     /* ROUTE_DASHBOARD */ {"/", M(HTTP_GET), "GET", handle_dashboard},
+    /* ROUTE_UI */ {"/ui", M(HTTP_GET), "GET", handle_dashboard},
+    /* ROUTE_APP_JS */ {"/ui/app.js", M(HTTP_GET), "GET", handle_dashboard},
+    /* ROUTE_FAVICON */ {"/favicon.ico", M(HTTP_GET), "GET", handle_dashboard},
+    /* ROUTE_EVENTS */ {"/events", M(HTTP_GET), "GET", handle_events},
+    /* ROUTE_SNAPSHOT */ {"/snapshot", M(HTTP_GET), "GET", handle_snapshot},
+    /* ROUTE_REJECTIONS */ {"/rejections", M(HTTP_GET), "GET", handle_rejections},
 };
 
 int router_route_id(const conn *c) {
@@ -45,4 +53,21 @@ void router_dispatch(conn *c) {
     return;
   }
   r->handler(c);
+}
+
+/* The console's own requests (the page, its stream and its reads, which
+ * send X-Request-ID: console-...) are not traffic on the console's charts. */
+static int console_request(const conn *c) {
+  static const char tag[] = "console-";
+  if (c->route == ROUTE_EVENTS || c->route == ROUTE_SNAPSHOT || c->route == ROUTE_REJECTIONS ||
+      c->route == ROUTE_DASHBOARD || c->route == ROUTE_UI || c->route == ROUTE_APP_JS ||
+      c->route == ROUTE_FAVICON)
+    return 1;
+  return c->req.has_rid && !c->req.rid_bad && c->req.rid_len >= sizeof(tag) - 1 &&
+         memcmp(c->req.rid, tag, sizeof(tag) - 1) == 0;
+}
+
+void router_answered(conn *c, int status) {
+  history_response(status, c->route == ROUTE_WEBHOOK, c->log.dup, console_request(c));
+  if (c->route == ROUTE_WEBHOOK && status != HTTP_OK) rejections_record(c, status);
 }

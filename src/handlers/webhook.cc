@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "conn.h"
+#include "events.h"
 #include "handlers.h"
 #include "log.h"
 #include "message.h"
@@ -39,6 +40,7 @@ static void on_stored(void *arg, int result, const char *err) {
   if (result == STORE_CREATED || result == STORE_DUPLICATE) {
     c->log.dup = result == STORE_DUPLICATE;
     set_result(c, result == STORE_CREATED ? WH_CREATED : WH_DUPLICATE);
+    if (result == STORE_CREATED) events_publish_message(&c->msg); /* durable now */
     respond_ok(c);
   } else {
     buf *b = log_begin(LOG_ERROR);
@@ -84,6 +86,7 @@ void handle_webhook(conn *c) {
     return;
   }
   remember_message_id(c, m.message_id);
+  c->msg = m; /* for the live console once it is committed (points into req.body) */
   /* During shutdown a request that was already arriving is still stored:
    * the server waits for the store to go idle before it stops. */
   int rc = store_submit(s->st, &m, clock_wall_ms(), on_stored, c);

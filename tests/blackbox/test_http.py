@@ -691,9 +691,10 @@ def test_max_connections(hookd_factory):
 
 
 def test_dashboard_page(hookd_factory):
-    """GET / serves the embedded dashboard: HTML, no caching surprises, only
-    same-origin API calls, and no innerHTML (user text is set with
-    textContent, so a message cannot inject markup)."""
+    """GET / and GET /ui serve the embedded console: HTML, no caching
+    surprises, only same-origin API calls, and no innerHTML (user text is
+    set with textContent, so a message cannot inject markup). The page's
+    behaviour is tested in a real browser (tests/browser/)."""
     srv = hookd_factory()
     r = srv.request("GET", "/")
     assert r.status == 200, r
@@ -701,7 +702,14 @@ def test_dashboard_page(hookd_factory):
     assert r.header("Cache-Control") == "no-cache"
     page = r.body.decode("utf-8")
     assert "<title>hookd</title>" in page
-    for api in ("/stats", "/messages?", "/metrics", "/health/ready"):
-        assert api in page, api
-    assert "innerHTML" not in page and "http://" not in page and "https://" not in page
+    assert srv.request("GET", "/ui").body == r.body
+    js = srv.request("GET", "/ui/app.js")
+    assert js.status == 200 and js.header("Content-Type") == "text/javascript; charset=utf-8"
+    script = js.body.decode("utf-8")
+    assert '<script src="/ui/app.js">' in page
+    for api in ("/stats", "/messages?", "/events", "/snapshot?", "/rejections?"):
+        assert api in script, api
+    for text in (page, script.replace('"http://www.w3.org/2000/svg"', "")):
+        assert "innerHTML" not in text and "http://" not in text and "https://" not in text
     assert srv.request("POST", "/").status == 405
+    assert srv.request("POST", "/ui").status == 405
