@@ -825,6 +825,9 @@ def main(argv=None):
     p.add_argument("--no-deps", action="store_true", help="skip scripts/install-deps.sh --bench")
     p.add_argument("--no-ceiling", action="store_true", help="skip the nginx ceiling")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (database, request files)")
+    p.add_argument("--footprint-rows", type=int, default=1_000_000,
+                   help="rows of the start-up measurement's database (scripts/footprint.py); "
+                        "-1 skips the footprint section (default 1000000)")
     p.add_argument("--sustained", type=int, default=60,
                    help="seconds of the sustained unique-webhook scenario (default 60; 0 skips)")
     p.add_argument("--sustained-rate", type=int, default=40000,
@@ -1283,6 +1286,17 @@ def main(argv=None):
         log("  %-4s %-52s %s" % ("PASS" if ok else "FAIL", target, value))
     npass = sum(1 for _, ok, _ in verdicts if ok)
     log("%d of %d targets met" % (npass, len(verdicts)))
+
+    # Issue 15: binary sizes per architecture and start-up to READY
+    # (scripts/footprint.py; RSS figures are the ones above).
+    if a.footprint_rows >= 0:
+        import footprint
+        log("")
+        log("footprint (scripts/footprint.py):")
+        res = footprint.measure(binary=None, connections=a.probe_connections, bench_seconds=0,
+                                rows=a.footprint_rows)
+        for line in footprint.report(res):
+            log("  " + line)
     return 0
 
 
