@@ -37,11 +37,15 @@ struct conn_set {
   uint32_t n;
   int draining;                   /* shutting down: answer 503, close when idle */
   char rid_prefix[9];             /* random per process, for request ids */
+  int64_t refused_logged_ms;      /* conn_refused's log rate limit */
+  uint64_t refused_unlogged;
   uint64_t rid_seq;
   void (*dispatch)(conn *c);      /* a complete request: route and handle it */
   int (*route_of)(const conn *c); /* route id of the request (metrics labels) */
   void (*on_gone)(conn_set *set); /* a connection was freed */
-  void (*on_answered)(conn *c, int status); /* after metrics and the log line */
+  /* Before the log line: the router completes what the line says (a
+   * webhook's result and dup) and keeps the console's history. */
+  void (*on_answered)(conn *c, int status);
 };
 struct conn_stream;
 
@@ -61,7 +65,13 @@ enum conn_flag {
   CF_READING = 1 << 3,       /* uv_read_start active */
   CF_CONTINUE_SENT = 1 << 4, /* 100 Continue written for this request */
   CF_BODY_TIMER = 1 << 5,    /* timer switched to the body timeout */
+  CF_OVERFLOW = 1 << 6,      /* accepted past MAX_CONNECTIONS: health checks only */
 };
+
+/* Connections past MAX_CONNECTIONS still accepted for one health check
+ * each (an orchestrator must not restart a daemon that is merely full);
+ * past this many more they are answered 503 and closed at once. */
+#define CONN_HEALTH_RESERVE 32
 
 /* What the request log line says about a webhook. */
 struct conn_log {
@@ -109,6 +119,8 @@ struct conn {
 /* Accepts a connection from listener into set, owned by srv. Returns 0 or
  * a libuv error. */
 int conn_accept(conn_set *set, uv_stream_t *listener, server *srv);
+/* Counts and (rate-limited) logs a refused connection (metrics reason). */
+void conn_refused(conn_set *set, int reason);
 /* Writes the response: status from resp_status, body already in c->out.
  * Logs the request and records metrics. Safe on a closing conn. */
 void conn_respond(conn *c, int status);

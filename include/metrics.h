@@ -59,6 +59,9 @@ void metrics_set_routes(const char *const *labels, int n);
 void metrics_request(int route, int status, double latency_ms);
 void metrics_webhook(int result);
 void metrics_conn_opened(void);
+/* A connection refused (or accepted for health checks only) when full. */
+enum { METRICS_REFUSED_MAX_CONNECTIONS = 0, METRICS_REFUSED_DESCRIPTORS, METRICS_REFUSED_N };
+void metrics_conn_refused(int reason);
 void metrics_conn_closed(void);
 void metrics_inflight(int delta);
 void metrics_timeout(void);

@@ -129,6 +129,23 @@ static void on_timer(uv_timer_t *t) {
 
 /* ---- Accept ----------------------------------------------------------- */
 
+/* Counts a refusal and logs it, at most once a second (with how many were
+ * not logged), so a flood cannot flood the log. */
+void conn_refused(conn_set *s, int reason) {
+  metrics_conn_refused(reason);
+  s->refused_unlogged++;
+  int64_t now = clock_wall_ms();
+  if (now - s->refused_logged_ms < 1000) return;
+  char msg[160];
+  snprintf(msg, sizeof(msg), "%s: %llu connection(s) refused since the last line",
+           reason == METRICS_REFUSED_DESCRIPTORS ? "out of file descriptors"
+                                                 : "MAX_CONNECTIONS reached (health checks still served)",
+           (unsigned long long)s->refused_unlogged);
+  log_event(LOG_WARN, "connection_refused", msg);
+  s->refused_logged_ms = now;
+  s->refused_unlogged = 0;
+}
+
 int conn_accept(conn_set *s, uv_stream_t *listener, server *srv) {
   conn *c = (conn *)calloc(1, sizeof(conn));
   if (!c) return UV_ENOMEM;
@@ -153,8 +170,15 @@ int conn_accept(conn_set *s, uv_stream_t *listener, server *srv) {
   http_parser_init(&c->parser, &c->req, &s->limits);
   c->log.dup = -1;
   c->route = -1;
-  if (s->n > s->cfg->max_connections || s->draining) {
+  if (s->n > s->cfg->max_connections && !s->draining &&
+      s->n <= s->cfg->max_connections + CONN_HEALTH_RESERVE) {
+    /* Full, but a health check still gets its answer (router_dispatch
+     * serves only the health checks on such a connection, then closes it). */
+    conn_refused(s, METRICS_REFUSED_MAX_CONNECTIONS);
+    c->flags |= CF_OVERFLOW | CF_CLOSE_AFTER;
+  } else if (s->n > s->cfg->max_connections || s->draining) {
     /* Over the limit: say so and close, rather than leave the client hanging. */
+    if (!s->draining) conn_refused(s, METRICS_REFUSED_MAX_CONNECTIONS);
     c->state = CS_BUSY;
     c->flags |= CF_CLOSE_AFTER;
     c->start_ns = clock_mono_ns();
@@ -347,8 +371,8 @@ static void account(conn *c, int status) {
   double latency_ms = (double)(clock_mono_ns() - c->start_ns) / 1e6;
   assign_request_id(c);
   metrics_request(c->route, status, latency_ms);
-  log_request(c, status, latency_ms);
   if (c->set->on_answered) c->set->on_answered(c, status);
+  log_request(c, status, latency_ms);
 }
 
 size_t conn_respond_stream(conn *c, int status) {

@@ -48,6 +48,7 @@ static struct {
   uint64_t commits_failed;
   histogram index_batch;
   histogram index_ms;
+  uint64_t refused[METRICS_REFUSED_N];
 } g_m;
 
 const char *webhook_result_label(int result) {
@@ -96,6 +97,9 @@ void metrics_conn_opened(void) {
   g_m.conns_total++;
 }
 void metrics_conn_closed(void) { g_m.conns_open--; }
+void metrics_conn_refused(int reason) {
+  if (reason >= 0 && reason < METRICS_REFUSED_N) g_m.refused[reason]++;
+}
 void metrics_inflight(int delta) { g_m.inflight += delta; }
 void metrics_timeout(void) { g_m.timeouts++; }
 
@@ -298,6 +302,13 @@ void metrics_render(buf *b, const metrics_sample *s, const metrics_store *st,
   sample_u(b, "hookd_connections_open", NULL, (uint64_t)g_m.conns_open);
   family(b, "hookd_connections_total", "counter", "Client connections accepted.");
   sample_u(b, "hookd_connections_total", NULL, g_m.conns_total);
+  family(b, "hookd_connections_refused_total", "counter",
+         "Connections refused: past MAX_CONNECTIONS (answered 503, or served one health "
+         "check), or out of descriptors.");
+  sample_u(b, "hookd_connections_refused_total", "{reason=\"max_connections\"}",
+           g_m.refused[METRICS_REFUSED_MAX_CONNECTIONS]);
+  sample_u(b, "hookd_connections_refused_total", "{reason=\"descriptors\"}",
+           g_m.refused[METRICS_REFUSED_DESCRIPTORS]);
   family(b, "hookd_requests_in_flight", "gauge", "Webhooks waiting for their commit.");
   sample_u(b, "hookd_requests_in_flight", NULL, (uint64_t)g_m.inflight);
   family(b, "hookd_request_timeouts_total", "counter", "Requests answered 408 (slow clients).");

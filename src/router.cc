@@ -42,6 +42,12 @@ const char *router_label(int id) {
 void router_dispatch(conn *c) {
   int id = router_route_id(c);
   c->route = id;
+  if ((c->flags & CF_OVERFLOW) && id != ROUTE_LIVE && id != ROUTE_READY) {
+    /* Accepted past MAX_CONNECTIONS for health checks only. */
+    c->resp.retry_after = 1;
+    conn_respond_detail(c, HTTP_UNAVAILABLE, "too many connections");
+    return;
+  }
   if (id == ROUTE_OTHER) {
     conn_respond_detail(c, HTTP_NOT_FOUND, "not found");
     return;
@@ -67,7 +73,28 @@ static int console_request(const conn *c) {
          memcmp(c->req.rid, tag, sizeof(tag) - 1) == 0;
 }
 
+/* The log's `result` of a webhook answered before (or without) its handler
+ * saying one: a fixed word per status, so every POST /webhook line has one. */
+static const char *webhook_status_result(int status) {
+  switch (status) {
+    case HTTP_BAD_REQUEST: return "bad_request";
+    case HTTP_METHOD_NOT_ALLOWED: return "method_not_allowed";
+    case HTTP_REQUEST_TIMEOUT: return "timeout";
+    case HTTP_PAYLOAD_TOO_LARGE: return "too_large";
+    case HTTP_URI_TOO_LONG: return "uri_too_long";
+    case HTTP_EXPECTATION_FAILED: return "expectation_failed";
+    case HTTP_HEADERS_TOO_LARGE: return "headers_too_large";
+    case HTTP_UNAVAILABLE: return "unavailable";
+    case HTTP_VERSION_NOT_SUPPORTED: return "bad_version";
+    default: return status >= 500 ? "error" : "rejected";
+  }
+}
+
 void router_answered(conn *c, int status) {
+  if (c->route == ROUTE_WEBHOOK) { /* every webhook line says dup and result */
+    if (c->log.dup < 0) c->log.dup = 0;
+    if (!c->log.result) c->log.result = webhook_status_result(status);
+  }
   history_response(status, c->route == ROUTE_WEBHOOK, c->log.dup, console_request(c));
   if (c->route == ROUTE_WEBHOOK && status != HTTP_OK) rejections_record(c, status);
 }

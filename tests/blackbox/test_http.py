@@ -1,6 +1,7 @@
 """HTTP/1.x behaviour over raw sockets: keep-alive, pipelining, HTTP/1.0,
 chunked bodies, 100-continue, limits, timeouts, malformed input, routing."""
 
+import re
 import socket
 import time
 
@@ -661,26 +662,53 @@ def test_activity_resets_the_idle_timer(hookd_factory):
 # Connection limit
 # ---------------------------------------------------------------------------
 
+def refused_count(c):
+    body = c.request("GET", "/metrics").body.decode()
+    m = re.search(r'^hookd_connections_refused_total\{reason="max_connections"\} (\d+)$', body, re.M)
+    return int(m.group(1))
+
+
 def test_max_connections(hookd_factory):
-    d = hookd_factory(env={"MAX_CONNECTIONS": "2"})
-    c1, c2 = d.conn(), d.conn()
+    d = hookd_factory(env={"MAX_CONNECTIONS": "3"})
+    c1, c2, cm = d.conn(), d.conn(), d.conn()  # cm: keep-alive, for /metrics
     assert c1.request("GET", "/health/live").status == 200
     assert c2.request("GET", "/health/live").status == 200
+    before = refused_count(cm)
+    # Past the limit: anything but a health check is 503 and closed...
     c3 = d.conn()
-    resp = c3.read_response(timeout=5)
+    resp = c3.request("GET", "/messages")
     assert_detail(resp, 503)
+    assert resp.header("Retry-After") == "1"
     assert c3.read_eof() == b""
     c3.close()
+    # ...but an orchestrator's liveness probe is still answered (then closed).
+    c4 = d.conn()
+    resp = c4.request("GET", "/health/live")
+    assert resp.status == 200 and resp.json() == {"status": "alive"}
+    assert c4.read_eof() == b""
+    c4.close()
+    # Past the health-check reserve (32 more): 503 at once, unasked.
+    extra = [d.conn() for _ in range(32)]
+    over = d.conn()
+    resp = over.read_response(timeout=5)
+    assert_detail(resp, 503)
+    assert over.read_eof() == b""
+    for c in extra + [over]:
+        c.close()
     # The two accepted connections still work.
     assert c1.request("GET", "/health/live").status == 200
     assert c2.request("GET", "/health/live").status == 200
+    # Every refusal is counted, and logged at most once a second.
+    wait_until(lambda: refused_count(cm) >= before + 35, timeout=5, what="refusals counted")
+    d.wait_record(lambda r: r.get("event") == "connection_refused", what="refusal log line")
+    assert len([r for r in d.records() if r.get("event") == "connection_refused"]) <= 3
     # Freeing a slot lets a new client in.
     c1.close()
 
     def new_client_served():
         c = d.conn()
         try:
-            c.send(get("/health/live"))
+            c.send(get("/messages"))
             return c.read_response(timeout=5).status == 200
         except ConnectionClosed:
             return False

@@ -185,7 +185,7 @@ def test_bad_signature_is_401_and_stores_nothing(srv, case):
     rec = srv.wait_request_record(request_id=rid)
     assert rec["status"] == 401 and rec["result"] == "invalid_signature"
     assert rec["level"] == "ERROR"
-    assert "dup" not in rec
+    assert rec["dup"] is False  # every POST /webhook line says dup and result
 
 
 def test_uppercase_hex_signature_is_accepted(srv):
@@ -398,7 +398,7 @@ def test_invalid_body_is_422_and_stores_nothing(srv, case):
         assert n == 0
     rec = srv.wait_request_record(request_id=rid)
     assert rec["status"] == 422 and rec["result"] == "validation_error"
-    assert "dup" not in rec
+    assert rec["dup"] is False
 
 
 VALID = {
@@ -684,3 +684,20 @@ def test_database_error_is_reported_not_200(hookd_factory):
     ready = d.request("GET", "/health/ready")
     assert ready.status == 503, ready
     assert ready.json()["status"] == "not ready"
+
+
+def test_every_webhook_log_line_says_dup_and_result(srv, hookd_factory):
+    """413 (answered from the headers, before any handler) and 503 (no
+    secret) lines carry `dup` and `result` like 200/401/422 ones do."""
+    rid = "too-large-1"
+    c = srv.conn()
+    c.send(("POST /webhook HTTP/1.1\r\nHost: x\r\nX-Request-ID: %s\r\n"
+            "Content-Length: 99999999\r\n\r\n" % rid).encode())
+    assert c.read_response(timeout=5).status == 413
+    rec = srv.wait_request_record(request_id=rid)
+    assert rec["result"] == "too_large" and rec["dup"] is False
+    d = hookd_factory(secret=None)
+    r = d.post_webhook(message(), headers={"X-Request-ID": "no-secret-1"})
+    assert r.status == 503
+    rec = d.wait_request_record(request_id="no-secret-1")
+    assert rec["result"] == "not_configured" and rec["dup"] is False
