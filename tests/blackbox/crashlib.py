@@ -381,15 +381,35 @@ def check_offline(engine, acked):
     assert not bad, "integrity_check: %r" % bad
 
 
-def check_full(engine, port, acked, catch_up=60):
+def api_walk(port, total):
+    """Every message_id through GET /messages, page by page (oldest first)."""
+    out = []
+    while len(out) < total:
+        page = get_json(port, "/messages?limit=100&offset=%d" % len(out))
+        if not page["data"]:
+            break
+        out.extend(m["message_id"] for m in page["data"])
+    return out
+
+
+def check_full(engine, port, acked, catch_up=60, walk=False):
     """After a restart: the indexer catches up, then every derived figure
-    agrees with the rows, through the API and in the engine's files."""
+    agrees with the rows, through the API and in the engine's files. With
+    walk, every message is also read back through the API, in order."""
     wait_caught_up(port, timeout=catch_up)
     rows = engine.rows()
     stored = {r["message_id"] for r in rows}
     lost = [m for m in acked if m not in stored]
     assert not lost, "acknowledged but lost after restart: %d" % len(lost)
     probs = api_problems(port, rows) + engine.derived_problems(rows)
+    if walk:
+        want = [r["message_id"] for r in sorted(rows, key=lambda r: (ts_key(r["ts"]),
+                                                                      r["message_id"]))]
+        got = api_walk(port, len(rows))
+        if got != want:
+            missing = set(acked) - set(got)
+            probs.append("walking /messages: %d ids (rows %d), %d acknowledged missing"
+                         % (len(got), len(want), len(missing)))
     assert not probs, "\n".join(probs[:10])
     bad = {p: r for p, r in engine.integrity().items() if r != "ok"}
     assert not bad, "integrity_check: %r" % bad
@@ -432,6 +452,6 @@ def crash_cycles(start, engine, tally, cycles=None, seconds=None, min_cycles=1, 
         if log:
             log("cycle %d (%s): %d acked, lag at kill %r, mark %r / last %r"
                 % (i, mode, len(load.acked), lag, mark, last))
-    check_full(engine, d.port, tally.acked)
+    check_full(engine, d.port, tally.acked, walk=True)
     tally.full_checks += 1
     return d
