@@ -73,8 +73,15 @@ TEST(casefold_simple_mappings) {
 
 TEST(casefold_contains_matches_across_case) {
   const char *hay = "Un \xc3\xa9t\xc3\xa9 CHAUD";
-  CHECK(casefold_contains(hay, strlen(hay), "\xc3\xa9t\xc3\xa9 chaud", 10));
-  CHECK(casefold_contains(hay, strlen(hay), "un", 2));
-  CHECK(!casefold_contains(hay, strlen(hay), "ete", 3));
+  /* Lengths come from strlen: a literal length shorter than the needle
+   * would only test a prefix of it. */
+  const char *whole = "\xc3\xa9t\xc3\xa9 chaud"; /* 11 bytes */
+  CHECK_EQ_INT(strlen(whole), 11);
+  CHECK(casefold_contains(hay, strlen(hay), whole, strlen(whole)));
+  /* The last byte counts: one more than the text has does not match. */
+  const char *longer = "\xc3\xa9t\xc3\xa9 chauds";
+  CHECK(!casefold_contains(hay, strlen(hay), longer, strlen(longer)));
+  CHECK(casefold_contains(hay, strlen(hay), "un", strlen("un")));
+  CHECK(!casefold_contains(hay, strlen(hay), "ete", strlen("ete")));
   CHECK(casefold_contains(hay, strlen(hay), "", 0));
 }
