@@ -85,8 +85,9 @@ static void read_stop(conn *c) {
 
 static void on_timer(uv_timer_t *t);
 
+/* uv_timer_start fails only on a closing handle: then the conn is going. */
 static void timer_set(conn *c, uint32_t ms) {
-  uv_timer_start(&c->timer, on_timer, ms, 0);
+  if (uv_timer_start(&c->timer, on_timer, ms, 0) != 0) conn_close(c);
 }
 
 /* ---- Lingering close -------------------------------------------------- */
@@ -149,14 +150,19 @@ void conn_refused(conn_set *s, int reason) {
 int conn_accept(conn_set *s, uv_stream_t *listener, server *srv) {
   conn *c = (conn *)calloc(1, sizeof(conn));
   if (!c) return UV_ENOMEM;
-  uv_tcp_init(s->loop, &c->tcp);
-  int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+  int rc = uv_tcp_init(s->loop, &c->tcp);
+  if (rc != 0) {
+    free(c);
+    return rc;
+  }
   c->tcp.data = c;
   c->set = s;
   c->srv = srv;
   c->refs = 2; /* tcp + timer */
-  uv_timer_init(s->loop, &c->timer);
+  int trc = uv_timer_init(s->loop, &c->timer); /* cannot fail on a live loop */
   c->timer.data = c;
+  rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+  if (rc == 0) rc = trc;
   c->next = s->head;
   if (s->head) s->head->prev = c;
   s->head = c;
@@ -166,7 +172,9 @@ int conn_accept(conn_set *s, uv_stream_t *listener, server *srv) {
     conn_close(c);
     return rc;
   }
-  uv_tcp_nodelay(&c->tcp, 1);
+  /* Without TCP_NODELAY answers may wait for an ACK (latency, not
+   * correctness): keep the connection if it fails. */
+  if (uv_tcp_nodelay(&c->tcp, 1) != 0) log_event(LOG_DEBUG, "tcp_nodelay_failed", NULL);
   http_parser_init(&c->parser, &c->req, &s->limits);
   c->log.dup = -1;
   c->route = -1;

@@ -35,7 +35,11 @@ int server_listen(server *s, char *err, size_t errlen) {
     snprintf(err, errlen, "HOST: '%s' is not an IPv4 or IPv6 address", s->cfg->host);
     return -1;
   }
-  uv_tcp_init(s->loop, &s->listener);
+  rc = uv_tcp_init(s->loop, &s->listener);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot create the listening socket: %s", uv_strerror(rc));
+    return -1;
+  }
   s->listener.data = s;
   rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
   if (rc == 0) rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
@@ -47,11 +51,16 @@ int server_listen(server *s, char *err, size_t errlen) {
   }
   struct sockaddr_storage bound;
   int len = sizeof(bound);
-  uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
+  rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
+  if (rc == 0) rc = uv_timer_init(s->loop, &s->grace);
+  if (rc != 0) {
+    snprintf(err, errlen, "PORT: %s", uv_strerror(rc));
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    return -1;
+  }
   s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                               : ((struct sockaddr_in *)&bound)->sin_port);
   s->listening = 1;
-  uv_timer_init(s->loop, &s->grace);
   s->grace.data = s;
   return 0;
 }
@@ -74,7 +83,8 @@ void server_shutdown(server *s) {
     next = c->next;
     conn_drain(c);
   }
-  uv_timer_start(&s->grace, on_grace, SHUTDOWN_GRACE_MS, 0);
+  if (uv_timer_start(&s->grace, on_grace, SHUTDOWN_GRACE_MS, 0) != 0)
+    log_event(LOG_WARN, "shutdown", "no grace timer: waiting for in-flight work unbounded");
   server_check_stopped(s);
 }
 
