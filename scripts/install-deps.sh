@@ -4,11 +4,11 @@
 #   scripts/install-deps.sh --test   also what the test suite needs
 #   scripts/install-deps.sh --bench  also what the benchmarks need
 set -eu
-pkgs="g++ pkg-config meson ninja-build libuv1-dev libsodium-dev libsqlite3-dev node-llhttp rapidjson-dev ca-certificates"
+pkgs="g++ pkg-config meson ninja-build libuv1-dev libsodium-dev libsqlite3-dev libpq-dev node-llhttp rapidjson-dev ca-certificates"
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs="$pkgs python3 python3-pytest curl prometheus" ;;
-    --bench) pkgs="$pkgs python3 wrk nginx-light curl" ;;
+    --test) pkgs="$pkgs python3 python3-pytest curl prometheus postgresql python3-psycopg2" ;;
+    --bench) pkgs="$pkgs python3 wrk nginx-light curl postgresql postgresql-contrib" ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

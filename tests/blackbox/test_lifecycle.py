@@ -149,7 +149,9 @@ def test_help(tmp_path):
 def test_version(tmp_path):
     out = run_cli(["--version"], cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert re.match(r"^hookd \d+\.\d+\.\d+\S*\n?$", out.stdout.decode()), out.stdout
+    # line 1: the version; line 2: the storage engines built in
+    assert re.match(r"^hookd \d+\.\d+\.\d+\S*\nengines: sqlite( postgres)?\n$",
+                    out.stdout.decode()), out.stdout
 
 
 def test_unknown_argument(tmp_path):

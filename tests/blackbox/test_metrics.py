@@ -522,7 +522,7 @@ def test_startup_state_and_required_names(hookd_factory):
     labels, value = next(iter(info.items()))
     assert value == 1
     out = subprocess.run([HOOKD_BIN, "--version"], capture_output=True, timeout=30)
-    version = out.stdout.decode().split()[-1]
+    version = out.stdout.decode().splitlines()[0].split()[-1]
     assert dict(labels) == {"version": version}
     # the second scrape sees the first one, and only that
     s2 = scrape(d)
