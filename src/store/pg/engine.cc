@@ -116,6 +116,7 @@ store *pg_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
   snprintf(st->url, sizeof(st->url), "%s", cfg->db_url);
   st->files[0] = NULL;
   st->max_queue = cfg->max_queue;
+  st->busy_ms = (int)cfg->busy_timeout_ms;
   st->nreaders = (int)(cfg->readers > STORE_MAX_READERS ? STORE_MAX_READERS : cfg->readers);
   if (st->nreaders < 1) st->nreaders = 1;
   pg_queries_init();

@@ -79,6 +79,7 @@ struct pg {
   char url[1024];        /* DATABASE_URL, with its password (never logged) */
   const char *files[1];  /* none: /metrics reports no file size */
   uint32_t max_queue;
+  int busy_ms;           /* DB_BUSY_TIMEOUT_MS: the writer's lock_timeout */
   /* writer */
   PGconn *wconn;         /* used by one writer job at a time */
   int w_prepared;

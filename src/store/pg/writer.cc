@@ -48,6 +48,15 @@ int pg_writer_connect(pg *st, char *err, size_t errlen) {
     rc = PQstatus(st->wconn) == CONNECTION_OK && !strstr(err, "deadlock") ? STORE_ERROR
                                                                             : STORE_BUSY;
   } else {
+    /* Like SQLite's busy timeout: a lock held elsewhere (an operator's
+     * LOCK TABLE) turns into 503 after DB_BUSY_TIMEOUT_MS, not a hang. */
+    char set[64];
+    snprintf(set, sizeof(set), "SET lock_timeout = %d", st->busy_ms);
+    if (pg_exec(st->wconn, set, err, errlen)) {
+      PQfinish(st->wconn);
+      st->wconn = NULL;
+      return STORE_BUSY;
+    }
     PGresult *res = PQprepare(st->wconn, "w_insert", insert_sql, 0, NULL);
     if (PQresultStatus(res) == PGRES_COMMAND_OK) st->w_prepared = 1;
     else rc = pg_classify(st->wconn, res, err, errlen);
