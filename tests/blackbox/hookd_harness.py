@@ -11,7 +11,7 @@ an explicit DATABASE_URL gets a PostgreSQL database of its own instead of
 the SQLite file: one database per daemon folder (created on first use, so a
 restart in the same folder finds its rows again), and rows are read with
 psycopg2 (Debian's python3-psycopg2). Tests that inspect or lock the SQLite
-file itself are marked `sqlite_only` and do not run there.
+file itself do the same through psycopg2 when ENGINE is "postgres".
 
 Python 3.11 stdlib + pytest (+ psycopg2 for the PostgreSQL runs).
 """
@@ -47,11 +47,6 @@ RID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 PG_ADMIN_URL = os.environ.get("HOOKD_TEST_PG_URL") or None
 ENGINE = "postgres" if PG_ADMIN_URL else "sqlite"
-
-# Tests that open, lock or corrupt the SQLite file itself: there is no file
-# with the PostgreSQL engine (test_pg_*.py check the same behaviour there).
-sqlite_only = pytest.mark.skipif(ENGINE != "sqlite",
-                                 reason="inspects the SQLite file directly")
 
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 20.0
