@@ -222,6 +222,9 @@ static void batch_work(job *j) {
     }
     int cls = pg_classify(st->wconn, res, b->err, sizeof(b->err));
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    /* The transaction rolled back as a whole: a deadlock or serialization
+     * failure (another host's batch) is simply run again. */
+    int again = state && (!strcmp(state, "40P01") || !strcmp(state, "40001"));
     PQclear(res);
     b->busy = cls == STORE_BUSY;
     if (PQstatus(st->wconn) != CONNECTION_OK) {
@@ -231,9 +234,6 @@ static void batch_work(job *j) {
       st->w_prepared = 0;
       break;
     }
-    /* The transaction rolled back as a whole: a deadlock or serialization
-     * failure (another host's batch) is simply run again. */
-    int again = state && (!strcmp(state, "40P01") || !strcmp(state, "40001"));
     if (!again || attempt + 1 >= PG_DEADLOCK_RETRIES) break;
   }
   b->duration_ns = clock_mono_ns() - t0;
