@@ -492,7 +492,15 @@ def test_startup_state_and_required_names(hookd_factory):
     d = hookd_factory()
     s = scrape(d)
     t1 = time.time()
+    # PostgreSQL keeps its indexes inside the acknowledging transaction: there
+    # is no indexer, so no hookd_index_* / storage-bytes families (metrics.cc
+    # writes them only when store_gauges reports an indexer).
+    no_indexer = ENGINE == "postgres"
     for name, typ in REQUIRED.items():
+        if no_indexer and (name.startswith("hookd_index_") or
+                           name == "hookd_storage_write_bytes_total"):
+            assert name not in s.families, name
+            continue
         assert s.family(name)["type"] == typ, name
         assert s.family(name)["help"], "no HELP for %s" % name
     # nothing answered before the first scrape, and the scrape is not in itself
