@@ -27,6 +27,7 @@ static void pg_close(store *base) {
   pg *st = (pg *)base;
   pg_readers_close(st);
   pg_writer_close(st);
+  pg_rcache_free(&st->rcache);
   free(st);
 }
 
@@ -120,6 +121,11 @@ store *pg_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
   st->nreaders = (int)(cfg->readers > STORE_MAX_READERS ? STORE_MAX_READERS : cfg->readers);
   if (st->nreaders < 1) st->nreaders = 1;
   pg_queries_init();
+  if (pg_rcache_init(&st->rcache) != 0) {
+    snprintf(err, errlen, "cannot create a mutex");
+    free(st);
+    return NULL;
+  }
   /* One attempt now, so a reachable database is ready at once; an
    * unreachable one is retried from the loop (start-up goes on). */
   char why[256];
@@ -127,6 +133,7 @@ store *pg_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
   if (rc == STORE_ERROR) {
     snprintf(err, errlen, "%s: %s", st->base.url, why);
     pg_writer_close(st);
+    pg_rcache_free(&st->rcache);
     free(st);
     return NULL;
   }
@@ -134,6 +141,7 @@ store *pg_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
   if (trc != 0) {
     snprintf(err, errlen, "reconnect timer: %s", uv_strerror(trc));
     pg_writer_close(st);
+    pg_rcache_free(&st->rcache);
     free(st);
     return NULL;
   }

@@ -61,16 +61,33 @@ struct pg_batch {
   char err[256];
 };
 
+#define PG_RCACHE_SLOTS 64
+#define PG_RCACHE_MAX_BODY (64 * 1024)
+
+struct pg_rcache_slot {
+  buf key, body;  /* owned */
+  int64_t stamp;  /* sum(hookd_totals.v) seen before the answer was read */
+  int used;
+};
+
+/* Rendered answers validated by the change stamp (rcache.cc). */
+struct pg_rcache {
+  uv_mutex_t lock;
+  pg_rcache_slot slots[PG_RCACHE_SLOTS];
+};
+
 enum pg_rstmt {
   PR_READY,
   PR_STATS,
+  PR_STAMP,
   PR_PAGE,                 /* + variant: q*8 + from*4 + since*2 + desc */
-  PR_NSTMT = PR_PAGE + 16
+  PR_NSTMT = PR_PAGE + 16 /* 19 bits of pg_reader.prepared */
 };
 
 struct pg_reader {
   PGconn *conn;          /* opened by the worker that first uses it */
   uint32_t prepared;     /* bit per pg_rstmt */
+  buf scratch;           /* the worker's cache key */
   int busy;              /* loop side: a job holds it */
 };
 
@@ -99,6 +116,7 @@ struct pg {
   int nreaders, reads_running;
   store_read *r_head, *r_tail;
   uint32_t r_len;
+  pg_rcache rcache;
   uint64_t db_errors;
   int shutting_down;
 };
@@ -135,11 +153,20 @@ void pg_engine_connected(pg *st, int ok, int busy, const char *err);
 int pg_read(store *base, store_read *r);
 void pg_readers_close(pg *st);
 
+/* rcache.cc (any thread; scratch is the caller's) */
+int pg_rcache_init(pg_rcache *c);
+void pg_rcache_free(pg_rcache *c);
+/* 1 and the answer in out when one was stored under exactly `stamp`. */
+int pg_rcache_get(pg_rcache *c, const store_read *r, int64_t stamp, buf *scratch, buf *out);
+void pg_rcache_put(pg_rcache *c, const store_read *r, int64_t stamp, buf *scratch,
+                   const buf *body);
+
 /* queries.cc (worker thread, on a reader connection) */
 const char *pg_rstmt_sql(int id);
 void pg_queries_init(void);
 int pg_read_messages(store_read *r, PGconn *c, const char *name);
 int pg_read_stats(store_read *r, PGconn *c, const char *name);
 int pg_read_ready(store_read *r, PGconn *c, const char *name);
+int pg_read_stamp(store_read *r, PGconn *c, const char *name, int64_t *stamp);
 
 #endif

@@ -24,16 +24,18 @@ static char page_sql[16][1400];
 
 static const char ready_sql[] = "SELECT v FROM hookd_meta WHERE k = 'schema_version'";
 
+/* The per-sender sums once (shards folded), then both their count and
+ * the top 10 from them. */
 static const char stats_sql[] =
-    "SELECT t.total, t.senders, t.first_ts, t.last_ts, top.from_msisdn, top.n FROM"
+    "WITH s AS MATERIALIZED (SELECT from_msisdn, sum(n)::bigint AS n FROM hookd_sender_counts"
+    "  GROUP BY 1 HAVING sum(n) > 0)"
+    " SELECT t.total, t.senders, t.first_ts, t.last_ts, top.from_msisdn, top.n FROM"
     " (SELECT (SELECT coalesce(sum(n), 0) FROM hookd_totals)::bigint AS total,"
-    "  (SELECT count(*) FROM (SELECT 1 FROM hookd_sender_counts GROUP BY from_msisdn"
-    "    HAVING sum(n) > 0) s) AS senders,"
+    "  (SELECT count(*) FROM s) AS senders,"
     "  (SELECT ts FROM messages ORDER BY ts_key, message_id LIMIT 1) AS first_ts,"
     "  (SELECT ts FROM messages ORDER BY ts_key DESC, message_id DESC LIMIT 1) AS last_ts) t"
-    " LEFT JOIN LATERAL (SELECT from_msisdn, sum(n)::bigint AS n FROM hookd_sender_counts"
-    "  GROUP BY 1 HAVING sum(n) > 0 ORDER BY 2 DESC, 1 LIMIT 10) top ON true"
-    " ORDER BY top.n DESC, top.from_msisdn";
+    " LEFT JOIN LATERAL (SELECT from_msisdn, n FROM s ORDER BY n DESC, from_msisdn LIMIT 10) top"
+    " ON true ORDER BY top.n DESC, top.from_msisdn";
 
 /* Start-up, before any worker runs. */
 void pg_queries_init(void) {
@@ -62,7 +64,10 @@ void pg_queries_init(void) {
   }
 }
 
+static const char stamp_sql[] = "SELECT coalesce(sum(v), 0) FROM hookd_totals";
+
 const char *pg_rstmt_sql(int id) {
+  if (id == PR_STAMP) return stamp_sql;
   if (id == PR_READY) return ready_sql;
   if (id == PR_STATS) return stats_sql;
   return page_sql[id - PR_PAGE];
@@ -182,4 +187,13 @@ int pg_read_ready(store_read *r, PGconn *c, const char *name) {
   if (v == PG_SCHEMA_VERSION) return 0;
   snprintf(r->err, sizeof(r->err), "schema version %d, expected %d", v, PG_SCHEMA_VERSION);
   return STORE_ERROR;
+}
+
+int pg_read_stamp(store_read *r, PGconn *c, const char *name, int64_t *stamp) {
+  int rc = 0;
+  PGresult *res = run(r, c, name, 0, NULL, &rc);
+  if (!res) return rc;
+  *stamp = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : -1;
+  PQclear(res);
+  return 0;
 }

@@ -4,7 +4,8 @@
  * the worker that first uses it; statements are prepared on a connection
  * the first time it runs them. A read whose connection turns out to be
  * dead (the server restarted) reconnects and runs once more: reads change
- * nothing, so running one twice is harmless. */
+ * nothing, so running one twice is harmless. /messages and /stats first
+ * ask for the change stamp and may be answered from rcache.cc. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@ struct pg_readjob {
 };
 
 static const char *const rstmt_names[PR_NSTMT] = {
-    "r_ready", "r_stats", "r_p0", "r_p1", "r_p2",  "r_p3",  "r_p4",  "r_p5",  "r_p6",
+    "r_ready", "r_stats", "r_stamp", "r_p0", "r_p1", "r_p2",  "r_p3",  "r_p4",  "r_p5",  "r_p6",
     "r_p7",    "r_p8",    "r_p9", "r_p10", "r_p11", "r_p12", "r_p13", "r_p14", "r_p15"};
 
 static int stmt_for(const store_read *r) {
@@ -43,7 +44,8 @@ static int prepare(store_read *r, pg_reader *rd, int id) {
   return rc;
 }
 
-static int read_once(pg *st, store_read *r, pg_reader *rd) {
+/* Sets *hit when the answer came from the cache (r->out is filled). */
+static int read_once(pg *st, store_read *r, pg_reader *rd, int64_t *stamp, int *hit) {
   if (!rd->conn) {
     rd->prepared = 0;
     rd->conn = pg_connect(st->url, r->err, sizeof(r->err));
@@ -52,6 +54,16 @@ static int read_once(pg *st, store_read *r, pg_reader *rd) {
   int id = stmt_for(r);
   int rc = prepare(r, rd, id);
   if (rc) return rc;
+  *stamp = -1;
+  if (r->render && r->kind != STORE_READ_READY) {
+    rc = prepare(r, rd, PR_STAMP);
+    if (!rc) rc = pg_read_stamp(r, rd->conn, rstmt_names[PR_STAMP], stamp);
+    if (rc) return rc;
+    if (*stamp >= 0 && pg_rcache_get(&st->rcache, r, *stamp, &rd->scratch, &r->out)) {
+      *hit = 1;
+      return 0;
+    }
+  }
   switch (r->kind) {
     case STORE_READ_MESSAGES: return pg_read_messages(r, rd->conn, rstmt_names[id]);
     case STORE_READ_STATS: return pg_read_stats(r, rd->conn, rstmt_names[id]);
@@ -65,21 +77,24 @@ static void read_work(job *j) {
   pg *st = rj->st;
   store_read *r = rj->r;
   pg_reader *rd = &st->readers[rj->slot];
+  int64_t stamp = -1;
+  int hit = 0;
   for (int attempt = 0; attempt < 2; attempt++) {
-    r->rc = read_once(st, r, rd);
+    r->rc = read_once(st, r, rd, &stamp, &hit);
     if (r->rc == 0 || !rd->conn || PQstatus(rd->conn) == CONNECTION_OK) break;
     PQfinish(rd->conn); /* lost: a fresh connection, once */
     rd->conn = NULL;
     r->nrows = 0;
     buf_reset(&r->arena);
   }
-  if (r->rc == 0) {
+  if (r->rc == 0 && !hit) {
     store_rows_fix(r);
     if (r->arena.oom) {
       snprintf(r->err, sizeof(r->err), "out of memory");
       r->rc = STORE_BUSY;
     } else if (r->render) {
       r->render(r);
+      if (stamp >= 0) pg_rcache_put(&st->rcache, r, stamp, &rd->scratch, &r->out);
     }
   }
 }
@@ -151,5 +166,6 @@ void pg_readers_close(pg *st) {
   for (int i = 0; i < st->nreaders; i++) {
     if (st->readers[i].conn) PQfinish(st->readers[i].conn);
     st->readers[i].conn = NULL;
+    buf_free(&st->readers[i].scratch);
   }
 }

@@ -12,7 +12,10 @@
  * are maintained by statement triggers (transition tables) in the inserting
  * transaction, so anything that inserts rows (pgbench, an operator's COPY)
  * keeps them right; they are sharded by backend so writers of different
- * hosts do not queue on one row. */
+ * hosts do not queue on one row. hookd_totals.v counts the statements that
+ * changed rows: sum(v) is the change stamp the readers' cache checks
+ * (rcache.cc); rows are immutable (UPDATE is refused) so nothing else can
+ * change an answer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,14 +38,14 @@ static const char v1[] =
     "CREATE INDEX messages_ts ON messages(ts_key, message_id);"
     "CREATE INDEX messages_from ON messages(from_msisdn, ts_key, message_id);"
     "CREATE INDEX messages_q ON messages USING gin (text_folded gin_trgm_ops);"
-    "CREATE TABLE hookd_totals(shard int PRIMARY KEY, n bigint NOT NULL);"
+    "CREATE TABLE hookd_totals(shard int PRIMARY KEY, n bigint NOT NULL, v bigint NOT NULL);"
     "CREATE TABLE hookd_sender_counts(from_msisdn text COLLATE \"C\" NOT NULL,"
     "  shard int NOT NULL, n bigint NOT NULL, PRIMARY KEY(from_msisdn, shard));"
     "CREATE FUNCTION hookd_count_insert() RETURNS trigger LANGUAGE plpgsql AS $f$"
     " DECLARE s int := pg_backend_pid() % 16;"
     " BEGIN"
-    "  INSERT INTO hookd_totals AS t(shard, n) SELECT s, count(*) FROM new_rows"
-    "   HAVING count(*) > 0 ON CONFLICT (shard) DO UPDATE SET n = t.n + excluded.n;"
+    "  INSERT INTO hookd_totals AS t(shard, n, v) SELECT s, count(*), 1 FROM new_rows"
+    "   HAVING count(*) > 0 ON CONFLICT (shard) DO UPDATE SET n = t.n + excluded.n, v = t.v + 1;"
     "  INSERT INTO hookd_sender_counts AS t(from_msisdn, shard, n)"
     "   SELECT from_msisdn, s, count(*) FROM new_rows GROUP BY 1 ORDER BY 1"
     "   ON CONFLICT (from_msisdn, shard) DO UPDATE SET n = t.n + excluded.n;"
@@ -51,8 +54,8 @@ static const char v1[] =
     "CREATE FUNCTION hookd_count_delete() RETURNS trigger LANGUAGE plpgsql AS $f$"
     " DECLARE s int := pg_backend_pid() % 16;"
     " BEGIN"
-    "  INSERT INTO hookd_totals AS t(shard, n) SELECT s, -count(*) FROM old_rows"
-    "   HAVING count(*) > 0 ON CONFLICT (shard) DO UPDATE SET n = t.n + excluded.n;"
+    "  INSERT INTO hookd_totals AS t(shard, n, v) SELECT s, -count(*), 1 FROM old_rows"
+    "   HAVING count(*) > 0 ON CONFLICT (shard) DO UPDATE SET n = t.n + excluded.n, v = t.v + 1;"
     "  INSERT INTO hookd_sender_counts AS t(from_msisdn, shard, n)"
     "   SELECT from_msisdn, s, -count(*) FROM old_rows GROUP BY 1 ORDER BY 1"
     "   ON CONFLICT (from_msisdn, shard) DO UPDATE SET n = t.n + excluded.n;"
@@ -63,9 +66,14 @@ static const char v1[] =
     "CREATE TRIGGER messages_count_delete AFTER DELETE ON messages"
     "  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hookd_count_delete();"
     "CREATE FUNCTION hookd_count_truncate() RETURNS trigger LANGUAGE plpgsql AS $f$"
-    " BEGIN DELETE FROM hookd_totals; DELETE FROM hookd_sender_counts; RETURN NULL; END $f$;"
+    " BEGIN UPDATE hookd_totals SET n = 0, v = v + 1; DELETE FROM hookd_sender_counts;"
+    "  RETURN NULL; END $f$;"
     "CREATE TRIGGER messages_count_truncate AFTER TRUNCATE ON messages"
-    "  FOR EACH STATEMENT EXECUTE FUNCTION hookd_count_truncate();";
+    "  FOR EACH STATEMENT EXECUTE FUNCTION hookd_count_truncate();"
+    "CREATE FUNCTION hookd_immutable() RETURNS trigger LANGUAGE plpgsql AS $f$"
+    " BEGIN RAISE EXCEPTION 'messages are immutable'; END $f$;"
+    "CREATE TRIGGER messages_immutable BEFORE UPDATE ON messages"
+    "  FOR EACH STATEMENT EXECUTE FUNCTION hookd_immutable();";
 
 /* steps[v] brings version v to v + 1. */
 static const char *const steps[PG_SCHEMA_VERSION] = {v1};
