@@ -93,8 +93,8 @@ PGresult *pg_run(PGconn *c, const char *name, int n, const char *const *vals, co
   while ((res = PQgetResult(c)) != NULL) {
     int st = PQresultStatus(res);
     int is_err = st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK;
-    int keep_err = keep && PQresultStatus(keep) != PGRES_TUPLES_OK &&
-                   PQresultStatus(keep) != PGRES_COMMAND_OK;
+    int keep_err =
+        keep && PQresultStatus(keep) != PGRES_TUPLES_OK && PQresultStatus(keep) != PGRES_COMMAND_OK;
     if (!keep || (is_err && !keep_err)) { /* the first error wins over rows */
       PQclear(keep);
       keep = res;

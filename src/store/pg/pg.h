@@ -30,7 +30,7 @@
 #define PG_CONNECT_TIMEOUT "5"         /* seconds, unless the URL says */
 #define PG_RETRY_MIN_MS 100            /* reconnect backoff */
 #define PG_RETRY_MAX_MS 5000
-#define PG_FAIL_WINDOW_MS 10000        /* a failed batch keeps readiness 503 */
+#define PG_FAIL_WINDOW_MS 10000 /* a failed batch keeps readiness 503 */
 
 enum pg_field { PF_MID, PF_FROM, PF_TO, PF_TS, PF_TS_KEY, PF_TEXT, PF_FOLDED, PF_NFIELDS };
 
@@ -55,7 +55,7 @@ struct pg_batch {
   pg_insert *head;
   int n, created;
   int ok, busy;
-  int lost;  /* the connection is gone: reconnect before the next batch */
+  int lost;   /* the connection is gone: reconnect before the next batch */
   buf params; /* binary text[] arrays, reused */
   uint64_t duration_ns;
   char err[256];
@@ -65,8 +65,8 @@ struct pg_batch {
 #define PG_RCACHE_MAX_BODY (64 * 1024)
 
 struct pg_rcache_slot {
-  buf key, body;  /* owned */
-  int64_t stamp;  /* sum(hookd_totals.v) seen before the answer was read */
+  buf key, body; /* owned */
+  int64_t stamp; /* sum(hookd_totals.v) seen before the answer was read */
   int used;
 };
 
@@ -80,37 +80,37 @@ enum pg_rstmt {
   PR_READY,
   PR_STATS,
   PR_STAMP,
-  PR_PAGE,                 /* + variant: q*8 + from*4 + since*2 + desc */
+  PR_PAGE,                /* + variant: q*8 + from*4 + since*2 + desc */
   PR_NSTMT = PR_PAGE + 16 /* 19 bits of pg_reader.prepared */
 };
 
 struct pg_reader {
-  PGconn *conn;          /* opened by the worker that first uses it */
-  uint32_t prepared;     /* bit per pg_rstmt */
-  buf scratch;           /* the worker's cache key */
-  int busy;              /* loop side: a job holds it */
+  PGconn *conn;      /* opened by the worker that first uses it */
+  uint32_t prepared; /* bit per pg_rstmt */
+  buf scratch;       /* the worker's cache key */
+  int busy;          /* loop side: a job holds it */
 };
 
 struct pg {
-  store base; /* must stay first */
-  char url[1024];        /* DATABASE_URL, with its password (never logged) */
-  const char *files[1];  /* none: /metrics reports no file size */
+  store base;           /* must stay first */
+  char url[1024];       /* DATABASE_URL, with its password (never logged) */
+  const char *files[1]; /* none: /metrics reports no file size */
   uint32_t max_queue;
-  int busy_ms;           /* DB_BUSY_TIMEOUT_MS: the writer's lock_timeout */
+  int busy_ms; /* DB_BUSY_TIMEOUT_MS: the writer's lock_timeout */
   /* writer */
-  PGconn *wconn;         /* used by one writer job at a time */
+  PGconn *wconn; /* used by one writer job at a time */
   int w_prepared;
   pg_insert *q_head, *q_tail, *free_list;
-  uint32_t q_len;        /* waiting + committing */
+  uint32_t q_len; /* waiting + committing */
   int batch_running;
   pg_batch batch;
-  int up;                /* connected and the schema checked */
-  uv_timer_t retry;      /* reconnect backoff */
+  int up;           /* connected and the schema checked */
+  uv_timer_t retry; /* reconnect backoff */
   int retry_on, retry_ms;
   int64_t write_fail_ms;
   char write_err[256];
-  char down_err[256];    /* why the last connect failed */
-  int down_logged;       /* down_err is in the log */
+  char down_err[256]; /* why the last connect failed */
+  int down_logged;    /* down_err is in the log */
   /* readers */
   pg_reader readers[STORE_MAX_READERS];
   int nreaders, reads_running;
@@ -158,8 +158,7 @@ int pg_rcache_init(pg_rcache *c);
 void pg_rcache_free(pg_rcache *c);
 /* 1 and the answer in out when one was stored under exactly `stamp`. */
 int pg_rcache_get(pg_rcache *c, const store_read *r, int64_t stamp, buf *scratch, buf *out);
-void pg_rcache_put(pg_rcache *c, const store_read *r, int64_t stamp, buf *scratch,
-                   const buf *body);
+void pg_rcache_put(pg_rcache *c, const store_read *r, int64_t stamp, buf *scratch, const buf *body);
 
 /* queries.cc (worker thread, on a reader connection) */
 const char *pg_rstmt_sql(int id);

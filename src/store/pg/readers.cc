@@ -20,15 +20,15 @@ struct pg_readjob {
 };
 
 static const char *const rstmt_names[PR_NSTMT] = {
-    "r_ready", "r_stats", "r_stamp", "r_p0", "r_p1", "r_p2",  "r_p3",  "r_p4",  "r_p5",  "r_p6",
-    "r_p7",    "r_p8",    "r_p9", "r_p10", "r_p11", "r_p12", "r_p13", "r_p14", "r_p15"};
+    "r_ready", "r_stats", "r_stamp", "r_p0",  "r_p1",  "r_p2",  "r_p3",  "r_p4",  "r_p5", "r_p6",
+    "r_p7",    "r_p8",    "r_p9",    "r_p10", "r_p11", "r_p12", "r_p13", "r_p14", "r_p15"};
 
 static int stmt_for(const store_read *r) {
   if (r->kind == STORE_READ_STATS) return PR_STATS;
   if (r->kind != STORE_READ_MESSAGES) return PR_READY;
   const store_query *q = &r->query;
-  return PR_PAGE + ((q->q_len ? 8 : 0) | (q->has_from ? 4 : 0) | (q->has_since ? 2 : 0) |
-                    (q->desc ? 1 : 0));
+  return PR_PAGE +
+         ((q->q_len ? 8 : 0) | (q->has_from ? 4 : 0) | (q->has_since ? 2 : 0) | (q->desc ? 1 : 0));
 }
 
 /* Worker: prepares statement `id` on rd's connection once. */
@@ -38,8 +38,10 @@ static int prepare(store_read *r, pg_reader *rd, int id) {
   int n = id >= PR_PAGE ? 5 : 0;
   PGresult *res = PQprepare(rd->conn, rstmt_names[id], pg_rstmt_sql(id), n, n ? types : NULL);
   int rc = 0;
-  if (PQresultStatus(res) == PGRES_COMMAND_OK) rd->prepared |= 1u << id;
-  else rc = pg_classify(rd->conn, res, r->err, sizeof(r->err));
+  if (PQresultStatus(res) == PGRES_COMMAND_OK)
+    rd->prepared |= 1u << id;
+  else
+    rc = pg_classify(rd->conn, res, r->err, sizeof(r->err));
   PQclear(res);
   return rc;
 }
@@ -155,8 +157,10 @@ int pg_read(store *base, store_read *r) {
     if (!st->readers[i].busy) return read_begin(st, r, i) == 0 ? 0 : STORE_E_FULL;
   }
   if (st->r_len >= st->max_queue) return STORE_E_FULL;
-  if (st->r_tail) st->r_tail->next = r;
-  else st->r_head = r;
+  if (st->r_tail)
+    st->r_tail->next = r;
+  else
+    st->r_head = r;
   st->r_tail = r;
   st->r_len++;
   return 0;

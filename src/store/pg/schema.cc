@@ -30,11 +30,11 @@ static const char v1[] =
     "  message_id text COLLATE \"C\" NOT NULL UNIQUE,"
     "  from_msisdn text COLLATE \"C\" NOT NULL,"
     "  to_msisdn text NOT NULL,"
-    "  ts text NOT NULL,"                 /* exactly as received */
+    "  ts text NOT NULL,"                   /* exactly as received */
     "  ts_key text COLLATE \"C\" NOT NULL," /* chronological sort key of ts */
     "  text text,"
-    "  text_folded text COLLATE \"C\","   /* hookd's simple case folding of text */
-    "  created_at text NOT NULL);"        /* server time, ISO-8601 UTC */
+    "  text_folded text COLLATE \"C\"," /* hookd's simple case folding of text */
+    "  created_at text NOT NULL);"      /* server time, ISO-8601 UTC */
     "CREATE INDEX messages_ts ON messages(ts_key, message_id);"
     "CREATE INDEX messages_from ON messages(from_msisdn, ts_key, message_id);"
     "CREATE INDEX messages_q ON messages USING gin (text_folded gin_trgm_ops);"
@@ -117,8 +117,8 @@ int pg_migrate(PGconn *c, char *err, size_t errlen) {
   char lock[96];
   snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%lld)", (long long)PG_ADVISORY_KEY);
   if (pg_exec(c, lock, err, errlen) ||
-      pg_exec(c, "CREATE TABLE IF NOT EXISTS hookd_meta(k text PRIMARY KEY, v text NOT NULL)",
-              err, errlen))
+      pg_exec(c, "CREATE TABLE IF NOT EXISTS hookd_meta(k text PRIMARY KEY, v text NOT NULL)", err,
+              errlen))
     goto fail;
   v = schema_version(c, err, errlen); /* another host may have done it meanwhile */
   if (v < 0) goto fail;

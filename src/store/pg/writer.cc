@@ -32,7 +32,8 @@ static const char insert_sql[] =
     " ins AS (INSERT INTO messages(message_id, from_msisdn, to_msisdn, ts, ts_key, text,"
     "  text_folded, created_at) SELECT m, f, t, ts, k, x, xf, c FROM u ORDER BY m COLLATE \"C\", i"
     "  ON CONFLICT (message_id) DO NOTHING RETURNING message_id)"
-    " SELECT min(u.i) FROM ins JOIN u ON u.m COLLATE \"C\" = ins.message_id GROUP BY ins.message_id";
+    " SELECT min(u.i) FROM ins JOIN u ON u.m COLLATE \"C\" = ins.message_id GROUP BY "
+    "ins.message_id";
 
 static void batch_start(pg *st);
 
@@ -45,8 +46,8 @@ int pg_writer_connect(pg *st, char *err, size_t errlen) {
   if (!st->wconn) return STORE_BUSY;
   int rc = 0;
   if (pg_migrate(st->wconn, err, errlen)) {
-    rc = PQstatus(st->wconn) == CONNECTION_OK && !strstr(err, "deadlock") ? STORE_ERROR
-                                                                            : STORE_BUSY;
+    rc =
+        PQstatus(st->wconn) == CONNECTION_OK && !strstr(err, "deadlock") ? STORE_ERROR : STORE_BUSY;
   } else {
     /* Like SQLite's busy timeout: a lock held elsewhere (an operator's
      * LOCK TABLE) turns into 503 after DB_BUSY_TIMEOUT_MS, not a hang. */
@@ -58,8 +59,10 @@ int pg_writer_connect(pg *st, char *err, size_t errlen) {
       return STORE_BUSY;
     }
     PGresult *res = PQprepare(st->wconn, "w_insert", insert_sql, 0, NULL);
-    if (PQresultStatus(res) == PGRES_COMMAND_OK) st->w_prepared = 1;
-    else rc = pg_classify(st->wconn, res, err, errlen);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+      st->w_prepared = 1;
+    else
+      rc = pg_classify(st->wconn, res, err, errlen);
     PQclear(res);
   }
   if (rc) {
@@ -115,8 +118,10 @@ int pg_submit(store *base, const message *m, int64_t now_ms, store_submit_cb cb,
   it->cb = cb;
   it->arg = arg;
   it->next = NULL;
-  if (st->q_tail) st->q_tail->next = it;
-  else st->q_head = it;
+  if (st->q_tail)
+    st->q_tail->next = it;
+  else
+    st->q_head = it;
   st->q_tail = it;
   st->q_len++;
   if (!st->batch_running) batch_start(st);
@@ -180,8 +185,8 @@ static void batch_work(job *j) {
   buf *p = &b->params;
   buf_reset(p);
   size_t off[8];
-  static const int fields[8] = {PF_MID, PF_FROM, PF_TO, PF_TS, PF_TS_KEY, PF_TEXT, PF_FOLDED,
-                                PF_NFIELDS};
+  static const int fields[8] = {PF_MID,    PF_FROM, PF_TO,     PF_TS,
+                                PF_TS_KEY, PF_TEXT, PF_FOLDED, PF_NFIELDS};
   for (int k = 0; k < 8; k++) {
     off[k] = p->len;
     put_array(p, b->head, n, fields[k]);
@@ -268,8 +273,10 @@ static void batch_done(job *j, int cancelled) {
   if (!b->head) { /* the reconnect came back */
     st->batch_running = 0;
     pg_engine_connected(st, b->ok, b->busy, b->err);
-    if (st->q_head) batch_start(st);
-    else store_notify_idle(&st->base);
+    if (st->q_head)
+      batch_start(st);
+    else
+      store_notify_idle(&st->base);
     return;
   }
   if (!b->ok) {
@@ -301,8 +308,10 @@ static void batch_done(job *j, int cancelled) {
   }
   st->batch_running = 0;
   if (b->lost) pg_engine_connected(st, 0, 1, b->err);
-  if (st->q_head && st->up) batch_start(st);
-  else store_notify_idle(&st->base);
+  if (st->q_head && st->up)
+    batch_start(st);
+  else
+    store_notify_idle(&st->base);
 }
 
 /* Starts the writer job: the queue's head as a batch, or a reconnect. */
