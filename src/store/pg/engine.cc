@@ -18,9 +18,11 @@ static void pg_shutdown(store *base) {
   pg *st = (pg *)base;
   if (st->shutting_down) return;
   st->shutting_down = 1;
+  pg_writer_flush(st);
   if (st->retry_on) uv_timer_stop(&st->retry);
   st->retry_on = 0;
   uv_close((uv_handle_t *)&st->retry, NULL);
+  uv_close((uv_handle_t *)&st->gather, NULL);
 }
 
 static void pg_close(store *base) {
@@ -146,6 +148,17 @@ store *pg_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
     return NULL;
   }
   st->retry.data = st;
+  trc = uv_timer_init(loop, &st->gather);
+  if (trc != 0) {
+    snprintf(err, errlen, "gather timer: %s", uv_strerror(trc));
+    uv_close((uv_handle_t *)&st->retry, NULL);
+    uv_run(loop, UV_RUN_NOWAIT); /* the close completes before the free */
+    pg_writer_close(st);
+    pg_rcache_free(&st->rcache);
+    free(st);
+    return NULL;
+  }
+  st->gather.data = st;
   if (rc == 0) {
     st->up = 1;
   } else {

@@ -31,6 +31,7 @@
 #define PG_RETRY_MIN_MS 100            /* reconnect backoff */
 #define PG_RETRY_MAX_MS 5000
 #define PG_FAIL_WINDOW_MS 10000 /* a failed batch keeps readiness 503 */
+#define PG_GATHER_MS 1          /* longest wait for the last batch's clients (writer.cc) */
 
 enum pg_field { PF_MID, PF_FROM, PF_TO, PF_TS, PF_TS_KEY, PF_TEXT, PF_FOLDED, PF_NFIELDS };
 
@@ -104,6 +105,9 @@ struct pg {
   uint32_t q_len; /* waiting + committing */
   int batch_running;
   pg_batch batch;
+  uv_timer_t gather; /* the next batch waits for the last one's clients */
+  int gathering;
+  uint32_t expect;  /* start at once when q_len reaches this */
   int up;           /* connected and the schema checked */
   uv_timer_t retry; /* reconnect backoff */
   int retry_on, retry_ms;
@@ -141,6 +145,7 @@ int pg_migrate(PGconn *c, char *err, size_t errlen);
 /* writer.cc */
 int pg_submit(store *base, const message *m, int64_t now_ms, store_submit_cb cb, void *arg);
 void pg_writer_reconnect(pg *st);
+void pg_writer_flush(pg *st);
 void pg_writer_close(pg *st);
 /* Worker side: connect, migrate, prepare; 0 or -1 with err. */
 int pg_writer_connect(pg *st, char *err, size_t errlen);

@@ -37,6 +37,42 @@ static const char insert_sql[] =
 
 static void batch_start(pg *st);
 
+/* ---- Gathering -------------------------------------------------------------
+ * The clients of a batch that just committed send their next webhook a few
+ * hundred microseconds after their 200. Starting the next batch at once
+ * would split the clients into two alternating halves, each committing
+ * half as many rows per WAL flush. So after a batch of n, the writer waits
+ * until the queue holds what was waiting plus n (everyone is back), or
+ * PG_GATHER_MS at most, like PostgreSQL's commit_delay. A lone client
+ * (n = 1) never waits. */
+
+static void on_gathered(uv_timer_t *t) {
+  pg *st = (pg *)t->data;
+  st->gathering = 0;
+  if (st->q_head && !st->batch_running && st->up) batch_start(st);
+}
+
+static void gather_end(pg *st) {
+  if (!st->gathering) return;
+  uv_timer_stop(&st->gather);
+  st->gathering = 0;
+}
+
+/* Loop side, after a batch: whether the next one waits (0: start now). */
+static int gather_begin(pg *st, uint32_t expect) {
+  if (expect <= st->q_len || st->shutting_down || !st->up) return 0;
+  if (uv_timer_start(&st->gather, on_gathered, PG_GATHER_MS, 0) != 0) return 0;
+  st->gathering = 1;
+  st->expect = expect > STORE_MAX_BATCH ? STORE_MAX_BATCH : expect;
+  return 1;
+}
+
+/* Shutdown: whatever waits goes now. */
+void pg_writer_flush(pg *st) {
+  gather_end(st);
+  if (st->q_head && !st->batch_running && st->up) batch_start(st);
+}
+
 /* Worker: connect, migrate, prepare. 0, STORE_BUSY (try again later) or
  * STORE_ERROR (the database refuses this hookd). */
 int pg_writer_connect(pg *st, char *err, size_t errlen) {
@@ -124,7 +160,10 @@ int pg_submit(store *base, const message *m, int64_t now_ms, store_submit_cb cb,
     st->q_head = it;
   st->q_tail = it;
   st->q_len++;
-  if (!st->batch_running) batch_start(st);
+  if (!st->batch_running && (!st->gathering || st->q_len >= st->expect)) {
+    gather_end(st);
+    batch_start(st);
+  }
   return 0;
 }
 
@@ -292,6 +331,7 @@ static void batch_done(job *j, int cancelled) {
    * (the next pipelined request), and that must only enqueue. */
   pg_insert *it = b->head;
   b->head = NULL;
+  uint32_t expect = st->q_len; /* those waiting + this batch's clients */
   if (b->lost) {
     st->up = 0; /* submits are refused from now on; the queue fails too */
     fail_list(st, it, STORE_BUSY, b->err);
@@ -308,6 +348,7 @@ static void batch_done(job *j, int cancelled) {
   }
   st->batch_running = 0;
   if (b->lost) pg_engine_connected(st, 0, 1, b->err);
+  if (b->n > 1 && gather_begin(st, expect)) return;
   if (st->q_head && st->up)
     batch_start(st);
   else
