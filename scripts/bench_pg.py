@@ -296,18 +296,27 @@ def main(argv=None):
         note("pgbench reference: 64 rows per transaction, 1 connection, %d s" % a.duration)
         c0 = cpu_of(family(pm_pid))
         pb = subprocess.run([PGBIN + "/pgbench", "-n", "-c", "1", "-j", "1", "-T", str(a.duration),
-                             "-f", script, ref], capture_output=True, text=True,
-                            timeout=a.duration + 120)
+                             "-l", "--log-prefix", os.path.join(tmp, "pgbench"), "-f", script,
+                             ref], capture_output=True, text=True, timeout=a.duration + 120,
+                            cwd=tmp)
         c1 = cpu_of(family(pm_pid))
         m = [l for l in pb.stdout.splitlines() if l.startswith("tps = ")]
         if pb.returncode != 0 or not m:
             raise SystemExit("bench_pg: pgbench failed: %s %s" % (pb.stdout[-800:], pb.stderr[-800:]))
         tps = float(m[0].split()[2])
-        lat = [l for l in pb.stdout.splitlines() if l.startswith("latency average")]
         ref_rows = tps * 64
-        log("reference: pgbench -c1, 64 rows/transaction: %.0f transactions/s = %.0f rows/s (%s); "
-            "PostgreSQL CPU %.3f s per 1,000 rows" % (tps, ref_rows, lat[0] if lat else "",
-                                                     (c1 - c0) / (ref_rows * a.duration) * 1000))
+        # Per-transaction latencies from pgbench's log (third field, us).
+        lats = []
+        for fn in os.listdir(tmp):
+            if fn.startswith("pgbench."):
+                with open(os.path.join(tmp, fn)) as f:
+                    lats += [int(line.split()[2]) for line in f if line.strip()]
+        lats.sort()
+        pct = (lambda q: lats[min(len(lats) - 1, int(q * len(lats)))] / 1000) if lats else (
+            lambda q: 0.0)
+        log("reference: pgbench -c1, 64 rows/transaction: %.0f transactions/s = %.0f rows/s; "
+            "transaction latency p50 %.2f ms, p99 %.2f ms; PostgreSQL CPU %.3f s per 1,000 rows"
+            % (tps, ref_rows, pct(0.5), pct(0.99), (c1 - c0) / (ref_rows * a.duration) * 1000))
         log()
 
         # --- hookd --------------------------------------------------------------
