@@ -79,14 +79,17 @@ def stop_pid(p, timeout=15.0):
 
 
 def cpu_of(pids):
-    """utime+stime seconds of the given PIDs (and, for PostgreSQL, its
-    backends: pass the postmaster's children too)."""
+    """utime+stime seconds of the given PIDs; the first one's also counts
+    its children that have exited (cutime+cstime: PostgreSQL backends that
+    ended, e.g. pgbench's), so pass family(postmaster) for the server."""
     total = 0
-    for pid in pids:
+    for i, pid in enumerate(pids):
         try:
             with open("/proc/%d/stat" % pid) as f:
                 parts = f.read().rsplit(")", 1)[1].split()
             total += int(parts[11]) + int(parts[12])
+            if i == 0:
+                total += int(parts[13]) + int(parts[14])
         except (OSError, IndexError, ValueError):
             pass
     return total / CLK_TCK
