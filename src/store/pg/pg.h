@@ -31,7 +31,7 @@
 #define PG_RETRY_MIN_MS 100            /* reconnect backoff */
 #define PG_RETRY_MAX_MS 5000
 #define PG_FAIL_WINDOW_MS 10000 /* a failed batch keeps readiness 503 */
-#define PG_GATHER_MS 1          /* longest wait for the last batch's clients (writer.cc) */
+#define PG_GATHER_MS 1          /* longest wait for the last batch's clients (queue.cc) */
 
 enum pg_field { PF_MID, PF_FROM, PF_TO, PF_TS, PF_TS_KEY, PF_TEXT, PF_FOLDED, PF_NFIELDS };
 
@@ -142,13 +142,15 @@ PGresult *pg_run(PGconn *c, const char *name, int n, const char *const *vals, co
 /* schema.cc: creates or migrates the schema under the advisory lock */
 int pg_migrate(PGconn *c, char *err, size_t errlen);
 
-/* writer.cc */
+/* queue.cc (loop side) */
 int pg_submit(store *base, const message *m, int64_t now_ms, store_submit_cb cb, void *arg);
 void pg_writer_reconnect(pg *st);
 void pg_writer_flush(pg *st);
 void pg_writer_close(pg *st);
-/* Worker side: connect, migrate, prepare; 0 or -1 with err. */
+/* writer.cc (worker side): connect, migrate, prepare: 0, STORE_BUSY or
+ * STORE_ERROR with err; and the writer job's work function. */
 int pg_writer_connect(pg *st, char *err, size_t errlen);
+void pg_batch_work(job *j);
 
 /* engine.cc: the outcome of a connect (loop thread): marks the store up,
  * or down with the reason, and arms the reconnect backoff. */
