@@ -390,3 +390,39 @@ def test_postgres_restart_under_load(cluster, hookd_factory):
         post_ok(d, m)
         assert d.request("GET", "/messages?q=" + m["text"]).status == 200
     assert late.request("GET", "/stats").json()["total_messages"] == len(stored_ids(url))
+
+
+def test_pg_variables_and_password_file(cluster, hookd_factory, tmp_path):
+    """No secret in the URL: the host and port come from PGHOST/PGPORT and
+    the password of a role that must authenticate (scram-sha-256) from
+    PGPASSFILE; without the file the instance starts unready and says why."""
+    url = cluster.database()
+    dbname = url.rsplit("/", 1)[1]
+    role, password = "pw_" + new_id("r").replace("-", "_"), "s3cret-" + new_id("p")
+    hba = os.path.join(cluster.dir, "data", "pg_hba.conf")
+    with open(hba) as f:
+        old = f.read()
+    with open(hba, "w") as f:  # first match wins: this role must give a password
+        f.write("host all %s 127.0.0.1/32 scram-sha-256\n" % role + old)
+    query(cluster.admin, "SELECT pg_reload_conf()")
+    query(cluster.admin, "CREATE ROLE %s LOGIN PASSWORD '%s'" % (role, password))
+    query(cluster.admin, 'ALTER DATABASE "%s" OWNER TO %s' % (dbname, role))
+    query(url, "ALTER SCHEMA public OWNER TO %s" % role)
+    env = {"DATABASE_URL": "postgresql:///%s?user=%s" % (dbname, role),
+           "PGHOST": "127.0.0.1", "PGPORT": str(cluster.port)}
+    # Without the password: starts, unready with the server's reason.
+    nopw = hookd_factory(env=dict(env, PGPASSFILE=str(tmp_path / "none")))
+    r = nopw.request("GET", "/health/ready")
+    assert r.status == 503 and "password" in r.json()["detail"], r.body
+    assert nopw.post_webhook(message()).status == 503
+    # With the password file (mode 0600, as libpq requires).
+    pw = tmp_path / "pgpass"
+    pw.write_text("127.0.0.1:%d:%s:%s:%s\n" % (cluster.port, dbname, role, password))
+    os.chmod(pw, 0o600)
+    d = hookd_factory(env=dict(env, PGPASSFILE=str(pw)))
+    assert d.request("GET", "/health/ready").status == 200
+    m = message()
+    post_ok(d, m)
+    assert query(url, "SELECT count(*) FROM messages WHERE message_id = %s",
+                 (m["message_id"],)) == [(1,)]
+    assert password not in d.stdout_text() + d.stderr_text()
