@@ -36,12 +36,21 @@ int pg_check_url(const char *url, char *err, size_t errlen) {
  * last so what it says wins; libpq adds the PG* variables and the password
  * file for whatever neither names. */
 PGconn *pg_connect(const char *url, char *err, size_t errlen) {
-  const char *keys[5], *vals[5];
+  const char *keys[8], *vals[8];
   int n = 0;
   if (!getenv("PGCONNECT_TIMEOUT")) {
     keys[n] = "connect_timeout";
     vals[n++] = PG_CONNECT_TIMEOUT;
   }
+  /* A blocking call must not wait forever on a server that vanished
+   * without a reset (a partition): TCP keepalives find a silent peer,
+   * tcp_user_timeout unacknowledged data. The URL may say otherwise. */
+  keys[n] = "keepalives_idle";
+  vals[n++] = "10";
+  keys[n] = "keepalives_count";
+  vals[n++] = "3";
+  keys[n] = "tcp_user_timeout";
+  vals[n++] = "30000";
   keys[n] = "fallback_application_name";
   vals[n++] = "hookd";
   keys[n] = "dbname";
