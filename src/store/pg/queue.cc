@@ -48,8 +48,7 @@ void pg_writer_flush(pg *st) {
   if (st->q_head && !st->batch_running && st->up) batch_start(st);
 }
 
-/* Worker: connect, migrate, prepare. 0, STORE_BUSY (try again later) or
- * STORE_ERROR (the database refuses this hookd). */
+/* Close (the store is idle): the writer connection and the pooled items. */
 void pg_writer_close(pg *st) {
   if (st->wconn) PQfinish(st->wconn);
   st->wconn = NULL;

@@ -36,6 +36,8 @@ static const char insert_sql[] =
     " SELECT min(u.i) FROM ins JOIN u ON u.m COLLATE \"C\" = ins.message_id GROUP BY "
     "ins.message_id";
 
+/* Worker: connect, migrate, prepare. 0, STORE_BUSY (try again later) or
+ * STORE_ERROR (the database refuses this hookd). */
 int pg_writer_connect(pg *st, char *err, size_t errlen) {
   if (st->wconn) PQfinish(st->wconn);
   st->w_prepared = 0;
