@@ -12,7 +12,7 @@
 #   scripts/install-deps.sh --image  also podman, runc and debootstrap (image test)
 set -eu
 # zlib1g-dev: Debian's libsqlite3.a needs -lz in a static link.
-pkgs="g++ pkg-config meson ninja-build libuv1-dev libsodium-dev libsqlite3-dev zlib1g-dev node-llhttp rapidjson-dev ca-certificates binutils"
+pkgs="g++ pkg-config meson ninja-build libuv1-dev libsodium-dev libsqlite3-dev libpq-dev zlib1g-dev node-llhttp rapidjson-dev ca-certificates binutils"
 arm64=0
 host=$(dpkg --print-architecture)
 target=""
@@ -28,11 +28,11 @@ for arg in "$@"; do
   case "$arg" in
     --target) target=next ;;
     --test)
-      pkgs="$pkgs python3 python3-pytest curl prometheus chromium"
+      pkgs="$pkgs python3 python3-pytest curl prometheus chromium postgresql python3-psycopg2"
       # Browser tests: node + npm (Debian's, unless a node is already there).
       command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
       ;;
-    --bench) pkgs="$pkgs python3 wrk nginx-light curl" ;;
+    --bench) pkgs="$pkgs python3 wrk nginx-light curl postgresql postgresql-contrib" ;;
     --arm64)
       arm64=1
       pkgs="$pkgs g++-aarch64-linux-gnu qemu-user-static libuv1-dev:arm64 libsodium-dev:arm64 libsqlite3-dev:arm64 zlib1g-dev:arm64"

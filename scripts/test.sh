@@ -1,7 +1,10 @@
 #!/bin/sh
 # Installs what is missing, builds hookd three ways and runs every test:
-#   release (-Werror):            unit + black-box + browser suites
-#   ASan + UBSan (-Werror):       unit + black-box + browser suites
+#   release (-Werror):            unit + black-box + browser suites (+ test_pg_multi)
+#   ASan + UBSan (-Werror):       unit + black-box + browser suites (+ test_pg_multi)
+#   postgres:                     the engine-neutral black-box suites again,
+#                                 release build, against a throw-away PostgreSQL
+#                                 cluster (scripts/pg_cluster.sh), stopped by PID
 #   static (scripts/build-static.sh, as the Containerfile): black-box suite;
 #     release artefacts reproducible and within size budget (tests/deploy/test_release.py)
 #   arm64 (scripts/test-arm64.sh): unit + black-box + deploy suites under qemu
@@ -35,13 +38,32 @@ for variant in release asan; do
   echo "== $variant: tests" >&2
   meson test -C $dir --print-errorlogs --num-processes 2 >&2 || status=1
 done
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+echo "== postgres: black-box tests (release build)" >&2
+pgdir=$(mktemp -d /tmp/hookd-pg-test.XXXXXX)
+chmod 755 "$pgdir"
+trap 'scripts/pg_cluster.sh stop "$pgdir" || true; rm -rf "$pgdir"' EXIT
+if pgurl=$(scripts/pg_cluster.sh start "$pgdir"); then
+  # Not here: test_pg_multi (its own cluster, run by meson test) and the
+  # SQLite engine's own tests (its files, indexer, crash and fault cases).
+  HOOKD_BIN="$PWD/build-test-release/hookd" HOOKD_TEST_PG_URL="$pgurl" $py -m pytest -q \
+    -p no:cacheprovider tests/blackbox --ignore=tests/blackbox/test_pg_multi.py \
+    --ignore=tests/blackbox/test_storage.py --ignore=tests/blackbox/test_crash.py \
+    --ignore=tests/blackbox/test_faults.py \
+    > build-test-release/blackbox-pg.log 2>&1 || status=1
+else
+  echo "postgres: the cluster did not start" > build-test-release/blackbox-pg.log
+  status=1
+fi
+scripts/pg_cluster.sh stop "$pgdir" || status=1
+tail -n 3 build-test-release/blackbox-pg.log >&2
 echo "== static: build" >&2
 scripts/build-static.sh
 echo "== static: black-box tests" >&2
-py=python3
-[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+# The static build has no PostgreSQL engine (README): no test_pg_multi.
 HOOKD_BIN="$PWD/build-static/hookd" $py -m pytest -q -p no:cacheprovider tests/blackbox \
-  > build-static/blackbox.log 2>&1 || status=1
+  --ignore=tests/blackbox/test_pg_multi.py > build-static/blackbox.log 2>&1 || status=1
 tail -n 3 build-static/blackbox.log >&2
 echo "== static: reproducible builds, size budget" >&2
 $py -m pytest -q -p no:cacheprovider tests/deploy/test_release.py \
@@ -49,7 +71,8 @@ $py -m pytest -q -p no:cacheprovider tests/deploy/test_release.py \
 tail -n 1 build-static/release.log >&2
 scripts/test-arm64.sh || status=1
 scripts/test-image.sh || status=1
-python3 scripts/test_summary.py build-test-release build-test-asan build-static/blackbox.log \
+python3 scripts/test_summary.py build-test-release build-test-asan \
+  build-test-release/blackbox-pg.log build-static/blackbox.log \
   build-static/release.log build-test-arm64 build-static-arm64/blackbox.log \
   build-image/*/test.log
 exit $status

@@ -272,7 +272,13 @@ int main(int argc, char **argv) {
       return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-      printf("hookd %s\n", HOOKD_VERSION);
+      /* The second line names the storage engines built in (the static
+       * build leaves PostgreSQL out: see README). */
+#ifdef HOOKD_WITH_POSTGRES
+      printf("hookd %s\nengines: sqlite postgres\n", HOOKD_VERSION);
+#else
+      printf("hookd %s\nengines: sqlite\n", HOOKD_VERSION);
+#endif
       return 0;
     }
     if (!strcmp(argv[1], "--healthcheck")) return cmd_healthcheck();

@@ -5,7 +5,15 @@ SQLite file in a pytest tmp dir and that dir as cwd, and talks to it over
 real sockets. Nothing here links to or imports hookd's code: signatures are
 computed with Python's hmac, rows are read with Python's sqlite3.
 
-Python 3.11 stdlib + pytest only.
+The engine: with $HOOKD_TEST_PG_URL set (an admin URL of a throw-away
+PostgreSQL cluster, see scripts/pg_cluster.sh), every daemon started without
+an explicit DATABASE_URL gets a PostgreSQL database of its own instead of
+the SQLite file: one database per daemon folder (created on first use, so a
+restart in the same folder finds its rows again), and rows are read with
+psycopg2 (Debian's python3-psycopg2). Tests that inspect or lock the SQLite
+file itself do the same through psycopg2 when ENGINE is "postgres".
+
+Python 3.11 stdlib + pytest (+ psycopg2 for the PostgreSQL runs).
 """
 
 import hashlib
@@ -36,6 +44,9 @@ _PASSTHROUGH_PREFIXES = ("ASAN_", "UBSAN_", "LSAN_", "MSAN_", "TSAN_", "MALLOC_"
 
 ISO_UTC_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 RID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+PG_ADMIN_URL = os.environ.get("HOOKD_TEST_PG_URL") or None
+ENGINE = "postgres" if PG_ADMIN_URL else "sqlite"
 
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 20.0
@@ -105,7 +116,11 @@ class Hookd:
                 if k in _PASSTHROUGH or k.startswith(_PASSTHROUGH_PREFIXES)}
         full.update({"HOST": HOST, "PORT": "0", "LOG_LEVEL": "INFO"})
         self.db_path = os.path.join(self.cwd, "hookd.db")
-        if db_url:
+        self.pg_url = None
+        if db_url and PG_ADMIN_URL and "DATABASE_URL" not in (env or {}):
+            self.pg_url = pg_database(self.cwd)
+            full["DATABASE_URL"] = self.pg_url
+        elif db_url:
             full["DATABASE_URL"] = "sqlite:///" + self.db_path  # sqlite:////abs
         for k, v in (env or {}).items():
             if v is None:
@@ -302,9 +317,13 @@ class Hookd:
     # ---- database ----------------------------------------------------------------
 
     def rows(self):
+        if self.pg_url:
+            return pg_rows(self.pg_url)
         return db_rows(self.db_path)
 
     def row(self, message_id):
+        if self.pg_url:
+            return pg_row(self.pg_url, message_id)
         return db_row(self.db_path, message_id)
 
     def count(self):
@@ -654,6 +673,64 @@ def db_row(path, message_id):
         return dict(r) if r else None
     finally:
         db.close()
+
+
+# ---------------------------------------------------------------------------
+# PostgreSQL (through psycopg2, never through hookd)
+# ---------------------------------------------------------------------------
+
+# The columns the SQLite engine's messages table has, in its order.
+PG_COLUMNS = "id, message_id, from_msisdn, to_msisdn, ts, text, created_at, ts_key"
+
+
+def pg_connect(url):
+    import psycopg2  # only the PostgreSQL runs need it
+    con = psycopg2.connect(url)
+    con.autocommit = True
+    return con
+
+
+def pg_url_with_db(url, dbname):
+    base, _, _ = url.rpartition("/")
+    return base + "/" + dbname
+
+
+def pg_database(cwd):
+    """A database of its own for a daemon folder (created once)."""
+    name = "hk_" + hashlib.sha1(os.path.abspath(cwd).encode()).hexdigest()[:20]
+    con = pg_connect(PG_ADMIN_URL)
+    try:
+        cur = con.cursor()
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if not cur.fetchone():
+            cur.execute('CREATE DATABASE "%s"' % name)
+    finally:
+        con.close()
+    return pg_url_with_db(PG_ADMIN_URL, name)
+
+
+def _pg_query(url, sql, args=()):
+    con = pg_connect(url)
+    try:
+        cur = con.cursor()
+        cur.execute("SELECT to_regclass('messages') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            return []
+        cur.execute(sql, args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def pg_rows(url):
+    return _pg_query(url, "SELECT %s FROM messages ORDER BY id" % PG_COLUMNS)
+
+
+def pg_row(url, message_id):
+    r = _pg_query(url, "SELECT %s FROM messages WHERE message_id = %%s" % PG_COLUMNS,
+                  (message_id,))
+    return r[0] if r else None
 
 
 def wait_until(pred, timeout=5.0, interval=0.02, what="condition"):

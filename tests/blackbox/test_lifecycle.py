@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from hookd_harness import (HOOKD_BIN, ISO_UTC_RE, RID_RE, Conn, ConnectionClosed, build_request,
+from hookd_harness import (ENGINE, pg_connect, HOOKD_BIN, ISO_UTC_RE, RID_RE, Conn, ConnectionClosed, build_request,
                            encode, hookd_factory, message, new_id, sign, wait_until,
                            webhook_request)
 
@@ -52,7 +52,8 @@ CONFIG_ERRORS = [
     ({"PORT": "80x"}, "PORT"),
     ({"HOST": "not-an-address"}, "HOST"),
     ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
-    ({"DATABASE_URL": "postgres://user@localhost/db"}, "DATABASE_URL"),
+    # libpq rejects the URL (or, in a build without the engine, hookd does)
+    ({"DATABASE_URL": "postgres://user@localhost/db?nosuchoption=1"}, "DATABASE_URL"),
     ({"DATABASE_URL": "sqlite://relative.db"}, "DATABASE_URL"),
     ({"DATABASE_URL": "sqlite:////proc/nope/app.db"}, "DATABASE_URL"),
     ({"DATABASE_URL": "sqlite:///"}, "DATABASE_URL"),
@@ -150,7 +151,9 @@ def test_help(tmp_path):
 def test_version(tmp_path):
     out = run_cli(["--version"], cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert re.match(r"^hookd \d+\.\d+\.\d+\S*\n?$", out.stdout.decode()), out.stdout
+    # line 1: the version; line 2: the storage engines built in
+    assert re.match(r"^hookd \d+\.\d+\.\d+\S*\nengines: sqlite( postgres)?\n$",
+                    out.stdout.decode()), out.stdout
 
 
 def test_unknown_argument(tmp_path):
@@ -563,9 +566,18 @@ def test_locked_database_503_unready_then_recovers(hookd_factory):
     import sqlite3 as _sqlite3
     srv = hookd_factory(env={"DB_BUSY_TIMEOUT_MS": "200"})
     assert srv.request("GET", "/health/ready").status == 200
-    locker = _sqlite3.connect(srv.db_path, timeout=5, isolation_level=None)
-    try:
+    if ENGINE == "postgres":
+        # PostgreSQL: a table lock held by another session; hookd's
+        # lock_timeout is DB_BUSY_TIMEOUT_MS.
+        locker = pg_connect(srv.pg_url)
+        locker.autocommit = False
+        locker.cursor().execute("LOCK TABLE messages IN EXCLUSIVE MODE")
+        release = locker.rollback
+    else:
+        locker = _sqlite3.connect(srv.db_path, timeout=5, isolation_level=None)
         locker.execute("BEGIN IMMEDIATE")
+        release = lambda: locker.execute("ROLLBACK")  # noqa: E731
+    try:
         payload = message(message_id="locked-1")
         r = srv.post_webhook(payload)
         assert r.status == 503, r
@@ -576,7 +588,7 @@ def test_locked_database_503_unready_then_recovers(hookd_factory):
         assert "writes failing" in ready.json()["detail"]
         srv.wait_record(lambda rec: rec.get("event") == "db_error")
     finally:
-        locker.execute("ROLLBACK")
+        release()
         locker.close()
     assert srv.row("locked-1") is None
     r = srv.post_webhook(payload)

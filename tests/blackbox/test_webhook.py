@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from hookd_harness import (ABSENT, HOOKD_BIN, ISO_UTC_RE, SECRET, encode, hookd_factory,
+from hookd_harness import (ENGINE, ABSENT, HOOKD_BIN, pg_connect, ISO_UTC_RE, SECRET, encode, hookd_factory,
                            message, module_factory, new_id, sign, wait_until, webhook_request)
 
 __all__ = ["hookd_factory", "module_factory"]  # fixtures used via pytest
@@ -389,12 +389,22 @@ def test_invalid_body_is_422_and_stores_nothing(srv, case):
     if isinstance(mid, str) and mid:
         # Compare raw bytes: a lone surrogate cannot be encoded as UTF-8.
         raw = mid.encode("utf-8", "surrogatepass")
-        con = sqlite3.connect(f"file:{srv.db_path}?mode=ro", uri=True)
-        try:
-            n = con.execute("SELECT count(*) FROM messages WHERE CAST(message_id AS BLOB) = ?",
-                            (raw,)).fetchone()[0]
-        finally:
-            con.close()
+        if ENGINE == "postgres":
+            con = pg_connect(srv.pg_url)
+            try:
+                cur = con.cursor()
+                cur.execute("SELECT count(*) FROM messages WHERE"
+                            " convert_to(message_id, 'UTF8') = %s", (raw,))
+                n = cur.fetchone()[0]
+            finally:
+                con.close()
+        else:
+            con = sqlite3.connect(f"file:{srv.db_path}?mode=ro", uri=True)
+            try:
+                n = con.execute("SELECT count(*) FROM messages WHERE CAST(message_id AS BLOB) = ?",
+                                (raw,)).fetchone()[0]
+            finally:
+                con.close()
         assert n == 0
     rec = srv.wait_request_record(request_id=rid)
     assert rec["status"] == 422 and rec["result"] == "validation_error"
@@ -671,10 +681,15 @@ def test_webhook_secret_file_reloaded_on_sighup(hookd_factory, tmp_path):
 def test_database_error_is_reported_not_200(hookd_factory):
     d = hookd_factory()
     assert_ok(d.post_webhook(message()))
-    db = sqlite3.connect(d.db_path, timeout=10)
-    db.execute("DROP TABLE messages")
-    db.commit()
-    db.close()
+    if ENGINE == "postgres":
+        db = pg_connect(d.pg_url)
+        db.cursor().execute("DROP TABLE messages CASCADE")
+        db.close()
+    else:
+        db = sqlite3.connect(d.db_path, timeout=10)
+        db.execute("DROP TABLE messages")
+        db.commit()
+        db.close()
     m = message()
     resp = d.post_webhook(m, headers={"X-Request-ID": "db-broken"})
     assert resp.status in (500, 503), resp

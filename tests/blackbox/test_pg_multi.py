@@ -1,0 +1,428 @@
+"""The PostgreSQL engine with several hookd hosts on one database (issue 11).
+
+This module starts its own throw-away PostgreSQL cluster (scripts/
+pg_cluster.sh: initdb in a temp dir as the `postgres` user, 127.0.0.1, a
+free port) because it stops and restarts the server; every test gets a
+fresh database in it. Nothing is mocked: real hookd processes, real
+sockets, real kill -9, a real server restart. Rows are checked with
+psycopg2, never through hookd.
+
+  - 3 instances starting at once on an empty database all migrate it (the
+    advisory lock) and become ready;
+  - the same message_id posted at once to the 3 instances: created exactly
+    once, every instance answers 200; duplicates inside one batch too;
+  - a write acknowledged by one instance is read by every other at once,
+    and /messages, /stats answer byte for byte what the SQLite engine does;
+  - kill -9 of one instance under load: every acknowledged id is stored;
+  - the writer's connection killed under load: only 200s and 503s with
+    Retry-After, every 200 stored, hookd reconnects;
+  - PostgreSQL restarted under load, and a hookd started while it is down:
+    no acknowledged id lost, /health/ready 503 while down, 200 after.
+"""
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+from hookd_harness import (HOOKD_BIN, Conn, ConnectionClosed, hookd_factory, message, new_id,
+                           pg_connect, pg_url_with_db, wait_until, webhook_request)
+
+__all__ = ["hookd_factory"]
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+CLUSTER = os.path.join(ROOT, "scripts", "pg_cluster.sh")
+
+
+def _has_postgres():
+    try:
+        out = subprocess.run([HOOKD_BIN, "--version"], capture_output=True, timeout=30)
+    except OSError:
+        return False
+    return b"postgres" in out.stdout
+
+
+pytestmark = pytest.mark.skipif(not _has_postgres(),
+                                reason="this hookd was built without the PostgreSQL engine")
+
+
+class Cluster:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="hookd-pg-")  # /tmp: the postgres user can enter
+        os.chmod(self.dir, 0o755)
+        self.admin = self._run("start", self.dir).strip()
+        self.port = urllib.parse.urlparse(self.admin).port
+
+    def _run(self, *args):
+        p = subprocess.run([CLUSTER, *args], capture_output=True, text=True, timeout=180)
+        assert p.returncode == 0, "pg_cluster.sh %s: %s" % (args, p.stderr)
+        return p.stdout
+
+    def stop(self):
+        self._run("stop", self.dir)
+
+    def start(self):
+        self._run("start", self.dir, str(self.port))
+
+    def database(self):
+        name = "multi_" + new_id("d").replace("-", "_")
+        con = pg_connect(self.admin)
+        try:
+            con.cursor().execute('CREATE DATABASE "%s"' % name)
+        finally:
+            con.close()
+        return pg_url_with_db(self.admin, name)
+
+    def destroy(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = Cluster()
+    try:
+        yield c
+    finally:
+        c.destroy()
+
+
+def query(url, sql, args=()):
+    con = pg_connect(url)
+    try:
+        cur = con.cursor()
+        cur.execute(sql, args)
+        return cur.fetchall() if cur.description else None
+    finally:
+        con.close()
+
+
+def stored_ids(url):
+    return {r[0] for r in query(url, "SELECT message_id FROM messages")}
+
+
+def start_three(factory, url, env=None):
+    """3 instances on one database, started at once (they race to migrate)."""
+    e = {"DATABASE_URL": url}
+    e.update(env or {})
+    ds = [factory(env=e, wait=False) for _ in range(3)]
+    for d in ds:
+        d.expect_exit = False
+        d.wait_listening()
+    for d in ds:
+        wait_until(lambda: d.request("GET", "/health/ready").status == 200, timeout=20,
+                   what="instance ready")
+    return ds
+
+
+class Load:
+    """Threads posting unique webhooks round-robin to instances over keep-alive
+    connections; records every answer. A connection that breaks (the
+    instance died) is reopened on the next instance."""
+
+    def __init__(self, daemons, threads=6):
+        self.daemons = list(daemons)
+        self.stop_ev = threading.Event()
+        self.lock = threading.Lock()
+        self.acked, self.statuses, self.bad = [], {}, []
+        self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
+                        for i in range(threads)]
+
+    def _run(self, i):
+        k = i
+        c = None
+        while not self.stop_ev.is_set():
+            d = self.daemons[k % len(self.daemons)]
+            try:
+                if c is None:
+                    c = Conn(d.port, timeout=30)
+                m = message(message_id=new_id("load"))
+                c.send(webhook_request(m))
+                r = c.read_response(30)
+            except (OSError, ConnectionClosed):
+                if c:
+                    c.close()
+                c = None
+                k += 1
+                time.sleep(0.01)
+                continue
+            with self.lock:
+                self.statuses[r.status] = self.statuses.get(r.status, 0) + 1
+                if r.status == 200:
+                    self.acked.append(m["message_id"])
+                elif r.status != 503 or r.header("Retry-After") != "1":
+                    self.bad.append(r)
+            if r.header("connection", "").lower() == "close":
+                c.close()
+                c = None
+            if r.status == 503:
+                time.sleep(0.02)
+        if c:
+            c.close()
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def finish(self):
+        self.stop_ev.set()
+        for t in self.threads:
+            t.join(60)
+        assert not any(t.is_alive() for t in self.threads)
+        assert not self.bad, self.bad[:5]
+        return self
+
+
+def post_ok(d, m):
+    r = d.post_webhook(m)
+    assert r.status == 200, (r, d.describe())
+    return r
+
+
+# ---------------------------------------------------------------------------
+
+def test_three_instances_migrate_at_once_and_share_rows(cluster, hookd_factory):
+    url = cluster.database()
+    ds = start_three(hookd_factory, url)
+    assert query(url, "SELECT v FROM hookd_meta WHERE k = 'schema_version'") == [("1",)]
+    for d in ds:
+        assert d.request("GET", "/stats").json()["total_messages"] == 0
+    # Each instance's write is at once visible on every instance.
+    for i, d in enumerate(ds):
+        m = message(text="written on %d" % i)
+        post_ok(d, m)
+        for other in ds:
+            body = other.request("GET", "/messages?q=" + urllib.parse.quote(m["text"])).json()
+            assert [x["message_id"] for x in body["data"]] == [m["message_id"]]
+            assert body["total"] == 1
+    stats = [d.request("GET", "/stats").body for d in ds]
+    assert stats[0] == stats[1] == stats[2]
+    assert ds[0].request("GET", "/stats").json()["total_messages"] == 3
+    # The same reads again and again (answers each instance may keep): a
+    # write on one instance shows at once in the same read on every other.
+    for k in range(6):
+        for d in ds:
+            assert d.request("GET", "/stats").json()["total_messages"] == 3 + k
+            assert d.request("GET", "/messages?order=desc&limit=1").json()["total"] == 3 + k
+        m = message(message_id=new_id("ryw"), ts="2030-01-01T00:00:0%dZ" % k)
+        post_ok(ds[k % 3], m)
+        for d in ds:
+            assert d.request("GET", "/stats").json()["total_messages"] == 4 + k
+            page = d.request("GET", "/messages?order=desc&limit=1").json()
+            assert page["total"] == 4 + k and page["data"][0]["message_id"] == m["message_id"]
+
+
+def test_same_id_at_once_on_three_instances_is_created_once(cluster, hookd_factory):
+    url = cluster.database()
+    ds = start_three(hookd_factory, url)
+    ids = [new_id("race") for _ in range(40)]
+    for mid in ids:
+        m = message(message_id=mid)
+        barrier = threading.Barrier(len(ds) * 2)
+        out = []
+
+        def go(d):
+            c = Conn(d.port)
+            req = webhook_request(m)
+            barrier.wait()
+            c.send(req)
+            out.append(c.read_response())
+            c.close()
+
+        ts = [threading.Thread(target=go, args=(d,)) for d in ds for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(30)
+        assert [r.status for r in out] == [200] * 6, out
+        assert all(r.json() == {"status": "ok"} for r in out)
+    for d in ds:
+        for mid in ids:
+            d.wait_request_record(path="/webhook", message_id=mid)
+    created = {mid: sum(1 for d in ds for rec in d.request_records(path="/webhook", message_id=mid)
+                        if rec.get("result") == "created") for mid in ids}
+    assert created == {mid: 1 for mid in ids}
+    n = query(url, "SELECT count(*), count(DISTINCT message_id) FROM messages")[0]
+    assert n == (len(ids), len(ids))
+    assert ds[1].request("GET", "/stats").json()["total_messages"] == len(ids)
+
+
+def test_duplicates_inside_one_batch(cluster, hookd_factory):
+    """Pipelined copies of one id on many connections of one instance land
+    in the same group commit: the first is created, the rest are duplicates,
+    and the stored row is the first one's."""
+    url = cluster.database()
+    d = hookd_factory(env={"DATABASE_URL": url})
+    mid = new_id("batch")
+    conns = [Conn(d.port) for _ in range(16)]
+    reqs = [webhook_request(message(message_id=mid, text="copy %d" % i)) for i in range(16)]
+    for c, r in zip(conns, reqs):
+        c.send(r)
+    out = [c.read_response() for c in conns]
+    assert [r.status for r in out] == [200] * 16
+    for c in conns:
+        c.close()
+    wait_until(lambda: len(d.request_records(path="/webhook", message_id=mid)) == 16,
+               what="16 request records")
+    results = [r["result"] for r in d.request_records(path="/webhook", message_id=mid)]
+    assert sorted(results) == ["created"] + ["duplicate"] * 15
+    assert query(url, "SELECT count(*) FROM messages WHERE message_id = %s", (mid,)) == [(1,)]
+
+
+def test_same_answers_as_sqlite_byte_for_byte(cluster, hookd_factory, tmp_path):
+    url = cluster.database()
+    pg = hookd_factory(env={"DATABASE_URL": url})
+    sq = hookd_factory(env={"DATABASE_URL": "sqlite:///" + str(tmp_path / "same.db")})
+    rng = random.Random(11)
+    senders = ["+1415555%04d" % i for i in range(14)]
+    words = ["Straße", "STRASSE", "ǅemal", "ΣΊΣΥΦΟΣ", "ﬁne", "50%", "a_b", "back\\slash",
+             "Ⱥ", "café", "CAFÉ", "İstanbul", "ĸelvin", "\U0001F600", "hello", "HeLLo"]
+    msgs = []
+    for i in range(300):
+        ts = "2025-%02d-%02dT%02d:%02d:%02d%sZ" % (
+            rng.randint(1, 3), rng.randint(1, 28), rng.randint(0, 23), rng.randint(0, 59),
+            rng.randint(0, 59), rng.choice(["", ".5", ".50", ".123", ".000"]))
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(0, 4)))
+        m = message(message_id="same-%03d" % rng.randint(0, 999), from_=rng.choice(senders),
+                    ts=ts, text=rng.choice([text, None, ""]))
+        msgs.append(m)
+    for m in msgs:
+        a, b = sq.post_webhook(m), pg.post_webhook(m)
+        assert a.status == b.status == 200
+    paths = ["/stats", "/messages", "/messages?order=desc", "/messages?limit=100&offset=37"]
+    for s in senders[:5]:
+        paths.append("/messages?from=" + urllib.parse.quote(s))
+        paths.append("/messages?from=%s&since=2025-02-01T00:00:00Z&order=desc"
+                     % urllib.parse.quote(s))
+    for since in ["2025-02-10T12:00:00Z", "2025-01-01T00:00:00.5Z", "2030-01-01T00:00:00Z"]:
+        paths.append("/messages?since=" + urllib.parse.quote(since))
+    for needle in ["strasse", "ss", "σ", "ς", "50%", "%", "_", "\\", "ﬁ", "ⱥ", "café", "é",
+                   "\U0001F600", "hello", "l", "zzz", "İ", "i̇", "Ǆ", "ǆ"]:
+        paths.append("/messages?limit=100&q=" + urllib.parse.quote(needle))
+        paths.append("/messages?order=desc&limit=7&offset=3&q=" + urllib.parse.quote(needle))
+        paths.append("/messages?from=%s&q=%s" % (urllib.parse.quote(senders[0]),
+                                                 urllib.parse.quote(needle)))
+    for p in paths:
+        a, b = sq.request("GET", p), pg.request("GET", p)
+        assert a.status == b.status == 200, (p, a, b)
+        assert a.body == b.body, p
+
+
+def test_kill9_one_instance_under_load(cluster, hookd_factory):
+    url = cluster.database()
+    ds = start_three(hookd_factory, url)
+    load = Load(ds).start()
+    time.sleep(1.5)
+    victim = ds[1]
+    victim.stopped = True          # its death is the test
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.proc.wait(10)
+    time.sleep(1.5)
+    load.finish()
+    assert load.statuses.get(200, 0) > 100, load.statuses
+    missing = set(load.acked) - stored_ids(url)
+    assert not missing, (len(missing), sorted(missing)[:5])
+    for d in (ds[0], ds[2]):
+        post_ok(d, message())
+
+
+def test_writer_connection_killed_under_load(cluster, hookd_factory):
+    url = cluster.database()
+    ds = start_three(hookd_factory, url)
+    load = Load(ds).start()
+    time.sleep(1.0)
+    dbname = url.rsplit("/", 1)[1]
+    killed = 0
+    for _ in range(3):
+        rows = query(cluster.admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                     " WHERE datname = %s AND application_name = 'hookd'", (dbname,))
+        killed += len(rows)
+        time.sleep(0.7)
+    load.finish()
+    assert killed >= 3, killed
+    assert load.statuses.get(200, 0) > 100, load.statuses
+    missing = set(load.acked) - stored_ids(url)
+    assert not missing, (len(missing), sorted(missing)[:5])
+    for d in ds:
+        wait_until(lambda: d.request("GET", "/health/ready").status == 200, timeout=20,
+                   what="ready again")
+        post_ok(d, message())
+        assert d.request("GET", "/stats").status == 200
+
+
+def test_postgres_restart_under_load(cluster, hookd_factory):
+    url = cluster.database()
+    ds = start_three(hookd_factory, url)
+    load = Load(ds).start()
+    time.sleep(1.0)
+    cluster.stop()
+    try:
+        time.sleep(0.5)
+        # While the server is down: a new instance starts anyway, unready.
+        late = hookd_factory(env={"DATABASE_URL": url})
+        r = late.request("GET", "/health/ready")
+        assert r.status == 503, r
+        assert "unreachable" in r.json()["detail"], r.body
+        w = late.post_webhook(message())
+        assert w.status == 503 and w.header("Retry-After") == "1", w
+        for d in ds:
+            assert d.request("GET", "/health/ready").status == 503
+        time.sleep(1.0)
+    finally:
+        cluster.start()
+    time.sleep(2.0)
+    load.finish()
+    assert 503 in load.statuses, load.statuses
+    missing = set(load.acked) - stored_ids(url)
+    assert not missing, (len(missing), sorted(missing)[:5])
+    for d in ds + [late]:
+        wait_until(lambda: d.request("GET", "/health/ready").status == 200, timeout=30,
+                   what="ready after the restart")
+        m = message()
+        post_ok(d, m)
+        assert d.request("GET", "/messages?q=" + m["text"]).status == 200
+    assert late.request("GET", "/stats").json()["total_messages"] == len(stored_ids(url))
+
+
+def test_pg_variables_and_password_file(cluster, hookd_factory, tmp_path):
+    """No secret in the URL: the host and port come from PGHOST/PGPORT and
+    the password of a role that must authenticate (scram-sha-256) from
+    PGPASSFILE; without the file the instance starts unready and says why."""
+    url = cluster.database()
+    dbname = url.rsplit("/", 1)[1]
+    role, password = "pw_" + new_id("r").replace("-", "_"), "s3cret-" + new_id("p")
+    hba = os.path.join(cluster.dir, "data", "pg_hba.conf")
+    with open(hba) as f:
+        old = f.read()
+    with open(hba, "w") as f:  # first match wins: this role must give a password
+        f.write("host all %s 127.0.0.1/32 scram-sha-256\n" % role + old)
+    query(cluster.admin, "SELECT pg_reload_conf()")
+    query(cluster.admin, "CREATE ROLE %s LOGIN PASSWORD '%s'" % (role, password))
+    query(cluster.admin, 'ALTER DATABASE "%s" OWNER TO %s' % (dbname, role))
+    query(url, "ALTER SCHEMA public OWNER TO %s" % role)
+    env = {"DATABASE_URL": "postgresql:///%s?user=%s" % (dbname, role),
+           "PGHOST": "127.0.0.1", "PGPORT": str(cluster.port)}
+    # Without the password: starts, unready with the server's reason.
+    nopw = hookd_factory(env=dict(env, PGPASSFILE=str(tmp_path / "none")))
+    r = nopw.request("GET", "/health/ready")
+    assert r.status == 503 and "password" in r.json()["detail"], r.body
+    assert nopw.post_webhook(message()).status == 503
+    # With the password file (mode 0600, as libpq requires).
+    pw = tmp_path / "pgpass"
+    pw.write_text("127.0.0.1:%d:%s:%s:%s\n" % (cluster.port, dbname, role, password))
+    os.chmod(pw, 0o600)
+    d = hookd_factory(env=dict(env, PGPASSFILE=str(pw)))
+    assert d.request("GET", "/health/ready").status == 200
+    m = message()
+    post_ok(d, m)
+    assert query(url, "SELECT count(*) FROM messages WHERE message_id = %s",
+                 (m["message_id"],)) == [(1,)]
+    assert password not in d.stdout_text() + d.stderr_text()
