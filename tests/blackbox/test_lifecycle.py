@@ -292,8 +292,15 @@ def test_sigterm_under_load_loses_no_acknowledged_message(hookd_factory):
         finally:
             conns[i].close()
 
-    blocker = sqlite3.connect(d.db_path, timeout=5, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
+    if ENGINE == "postgres":  # a table lock held by another session
+        blocker = pg_connect(d.pg_url)
+        blocker.autocommit = False
+        blocker.cursor().execute("LOCK TABLE messages IN EXCLUSIVE MODE")
+        release = blocker.rollback
+    else:
+        blocker = sqlite3.connect(d.db_path, timeout=5, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        release = lambda: blocker.execute("ROLLBACK")  # noqa: E731
     try:
         threads = [threading.Thread(target=run, args=(i, msgs[i])) for i in range(n)]
         for t in threads:
@@ -306,7 +313,7 @@ def test_sigterm_under_load_loses_no_acknowledged_message(hookd_factory):
         d.send_signal(signal.SIGTERM)
         time.sleep(0.3)
     finally:
-        blocker.execute("ROLLBACK")
+        release()
         blocker.close()
     for t in threads + late:
         t.join(30)
