@@ -810,7 +810,19 @@ def raise_nofile(want=65536):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="hookd load tests with wrk (issue 5)")
+    argv = sys.argv[1:] if argv is None else argv
+    if "--engine" in argv:
+        # --engine postgres: the same scenarios against a local PostgreSQL
+        # with a pgbench reference (scripts/bench_pg.py, which takes the rest).
+        i = argv.index("--engine")
+        engine = argv[i + 1] if i + 1 < len(argv) else ""
+        rest = argv[:i] + argv[i + 2:]
+        if engine == "postgres":
+            return subprocess.call([sys.executable, os.path.join(SCRIPTS, "bench_pg.py")] + rest)
+        if engine != "sqlite":
+            raise SystemExit("bench: --engine sqlite (default) or postgres")
+        argv = rest
+    p = argparse.ArgumentParser(description="hookd load tests with wrk (issues 5, 10, 15)")
     p.add_argument("--duration", type=int, default=10, help="seconds per scenario (default 10)")
     p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     p.add_argument("--connections", type=int, default=64, help="connections (default 64)")
