@@ -49,6 +49,12 @@ void metrics_conn_closed(void);
 void metrics_inflight(int delta);
 void metrics_timeout(void);
 void metrics_commit(int batch, uint64_t duration_ns, int ok);
+/* A refused webhook signature (auth_sig_reason), and a refused bearer
+ * credential (cls: METRICS_TOKEN_READ or METRICS_TOKEN_METRICS; reason:
+ * auth_token_reason). Fixed label sets, every pair present from start-up. */
+enum { METRICS_TOKEN_READ = 0, METRICS_TOKEN_METRICS, METRICS_TOKEN_CLASSES };
+void metrics_sig_failure(int reason);
+void metrics_token_failure(int cls, int reason);
 /* Fills s (blocking reads of /proc and stat: call on a worker thread). */
 void metrics_sample_process(metrics_sample *s, const char *db_path);
 /* Appends the whole exposition. queue_depth, db_errors and log_dropped are

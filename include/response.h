@@ -12,6 +12,7 @@ struct response {
   const char *allow;        /* Allow header (405), or NULL */
   int retry_after;          /* Retry-After seconds (503), 0 for none */
   const char *cache;        /* Cache-Control value, or NULL */
+  const char *www_auth;     /* WWW-Authenticate value (401), or NULL */
 };
 
 /* Writes the status line and headers (ending with the blank line) into out.

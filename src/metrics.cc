@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "defs.h"
 #include "router.h"
 
@@ -41,6 +42,8 @@ static struct {
   histogram batch;
   histogram commit_ms;
   uint64_t commits_failed;
+  uint64_t sig_failures[AUTH_SIG_COUNT];
+  uint64_t token_failures[METRICS_TOKEN_CLASSES][AUTH_TOKEN_COUNT];
 } g_m;
 
 const char *webhook_result_label(int result) {
@@ -86,6 +89,15 @@ void metrics_commit(int batch, uint64_t duration_ns, int ok) {
   observe(&g_m.batch, batch_bounds, NBATCH, (double)batch);
   observe(&g_m.commit_ms, latency_bounds, NLAT, (double)duration_ns / 1e6);
   if (!ok) g_m.commits_failed++;
+}
+
+void metrics_sig_failure(int reason) {
+  if (reason > 0 && reason < AUTH_SIG_COUNT) g_m.sig_failures[reason]++;
+}
+
+void metrics_token_failure(int cls, int reason) {
+  if (cls >= 0 && cls < METRICS_TOKEN_CLASSES && reason > 0 && reason < AUTH_TOKEN_COUNT)
+    g_m.token_failures[cls][reason]++;
 }
 
 /* ---- Sampling (worker thread) ----------------------------------------- */
@@ -225,6 +237,22 @@ void metrics_render(buf *b, const metrics_sample *s, uint32_t queue_depth, uint6
   for (int r = 0; r < WH_COUNT; r++) {
     snprintf(lbl, sizeof(lbl), "{result=\"%s\"}", webhook_result_label(r));
     sample_u(b, "webhook_requests_total", lbl, g_m.webhook[r]);
+  }
+  family(b, "hookd_signature_failures_total", "counter",
+         "Webhooks refused 401 by the signature check, by reason.");
+  for (int r = 1; r < AUTH_SIG_COUNT; r++) {
+    snprintf(lbl, sizeof(lbl), "{reason=\"%s\"}", auth_sig_reason_label(r));
+    sample_u(b, "hookd_signature_failures_total", lbl, g_m.sig_failures[r]);
+  }
+  family(b, "hookd_token_failures_total", "counter",
+         "Requests refused 401 for a missing or invalid bearer credential, by route class and "
+         "reason.");
+  for (int k = 0; k < METRICS_TOKEN_CLASSES; k++) {
+    for (int r = 1; r < AUTH_TOKEN_COUNT; r++) {
+      snprintf(lbl, sizeof(lbl), "{class=\"%s\",reason=\"%s\"}",
+               k == METRICS_TOKEN_READ ? "read" : "metrics", auth_token_reason_label(r));
+      sample_u(b, "hookd_token_failures_total", lbl, g_m.token_failures[k][r]);
+    }
   }
   family(b, "request_latency_ms", "histogram",
          "Time from the first byte of a request to its response, in milliseconds, by route.");
