@@ -14,16 +14,16 @@
 
 #include "defs.h"
 
-#define AUTH_HEX_LEN 64          /* hex digest length */
-#define AUTH_B64_LEN 44          /* base64 of a 32-byte digest, padded */
-#define AUTH_MAX_SECRETS 16      /* active webhook secrets (rotation) */
-#define AUTH_MAX_TOKENS 64       /* static bearer tokens */
+#define AUTH_HEX_LEN 64           /* hex digest length */
+#define AUTH_B64_LEN 44           /* base64 of a 32-byte digest, padded */
+#define AUTH_MAX_SECRETS 16       /* active webhook secrets (rotation) */
+#define AUTH_MAX_TOKENS 64        /* static bearer tokens */
 #define AUTH_MAX_LIST_BYTES 65536 /* a secret or token list (env or file) */
-#define AUTH_STD_KEY_MIN 24      /* Standard Webhooks: decoded whsec_ key bytes */
+#define AUTH_STD_KEY_MIN 24       /* Standard Webhooks: decoded whsec_ key bytes */
 #define AUTH_STD_KEY_MAX 64
-#define AUTH_MAX_SIG_ENTRIES 64  /* webhook-signature entries examined */
-#define AUTH_MIN_TOKEN_LEN 16    /* a configured static token is at least this long */
-#define AUTH_MIN_JWT_KEY 32      /* RFC 7518 3.2: an HS256 key has >= 256 bits */
+#define AUTH_MAX_SIG_ENTRIES 64 /* webhook-signature entries examined */
+#define AUTH_MIN_TOKEN_LEN 16   /* a configured static token is at least this long */
+#define AUTH_MIN_JWT_KEY 32     /* RFC 7518 3.2: an HS256 key has >= 256 bits */
 
 /* Signature schemes (SIGNATURE_SCHEMES), a bit each. */
 enum auth_scheme {
@@ -35,12 +35,12 @@ enum auth_scheme {
 /* Why a webhook signature was refused; the `reason` label of
  * hookd_signature_failures_total. Ordered by how far the request got: when
  * every enabled scheme fails, the highest reason is reported. */
-#define AUTH_SIG_REASON_MAP(X)         \
-  X(MISSING, "missing")                \
-  X(MISMATCH, "mismatch")              \
-  X(TOO_OLD, "too_old")                \
-  X(TOO_NEW, "too_new")                \
-  X(MALFORMED, "malformed")            \
+#define AUTH_SIG_REASON_MAP(X) \
+  X(MISSING, "missing")        \
+  X(MISMATCH, "mismatch")      \
+  X(TOO_OLD, "too_old")        \
+  X(TOO_NEW, "too_new")        \
+  X(MALFORMED, "malformed")    \
   X(DUPLICATE, "duplicate_header")
 
 enum auth_sig_reason {
@@ -48,18 +48,18 @@ enum auth_sig_reason {
 #define X(name, label) AUTH_SIG_##name,
   AUTH_SIG_REASON_MAP(X)
 #undef X
-  AUTH_SIG_COUNT
+      AUTH_SIG_COUNT
 };
 
 /* Why a bearer token was refused; the `reason` label of
  * hookd_token_failures_total. */
-#define AUTH_TOKEN_REASON_MAP(X)      \
-  X(MISSING, "missing")               \
-  X(MALFORMED, "malformed")           \
-  X(MISMATCH, "mismatch")             \
-  X(BAD_ALG, "bad_alg")               \
-  X(EXPIRED, "expired")               \
-  X(NOT_YET_VALID, "not_yet_valid")   \
+#define AUTH_TOKEN_REASON_MAP(X)    \
+  X(MISSING, "missing")             \
+  X(MALFORMED, "malformed")         \
+  X(MISMATCH, "mismatch")           \
+  X(BAD_ALG, "bad_alg")             \
+  X(EXPIRED, "expired")             \
+  X(NOT_YET_VALID, "not_yet_valid") \
   X(CLAIMS, "claims")
 
 enum auth_token_reason {
@@ -67,10 +67,10 @@ enum auth_token_reason {
 #define X(name, label) AUTH_TOKEN_##name,
   AUTH_TOKEN_REASON_MAP(X)
 #undef X
-  AUTH_TOKEN_COUNT
+      AUTH_TOKEN_COUNT
 };
 
-const char *auth_sig_reason_label(int reason);   /* "missing", ...; "ok" for 0 */
+const char *auth_sig_reason_label(int reason); /* "missing", ...; "ok" for 0 */
 const char *auth_token_reason_label(int reason);
 
 /* One request header as the HTTP layer captured it. */
@@ -119,8 +119,8 @@ struct auth_tokens {
 };
 
 struct auth_webhook_cfg {
-  unsigned schemes;         /* auth_scheme bits */
-  uint32_t tolerance_s;     /* replay window, both ways */
+  unsigned schemes;     /* auth_scheme bits */
+  uint32_t tolerance_s; /* replay window, both ways */
   const auth_secrets *secrets;
 };
 

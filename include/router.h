@@ -26,17 +26,17 @@ enum route_id {
  * its class does not compile (static_assert in router.cc). */
 enum route_auth {
   AUTH_UNSET = 0,
-  AUTH_OPEN,     /* anyone: health probes, the dashboard page shell */
-  AUTH_WEBHOOK,  /* a valid signature under SIGNATURE_SCHEMES (503 without a secret) */
-  AUTH_READ,     /* a read token or JWT, when READ_TOKENS* or JWT_SECRET is set */
-  AUTH_METRICS,  /* METRICS_TOKEN, when set */
+  AUTH_OPEN,    /* anyone: health probes, the dashboard page shell */
+  AUTH_WEBHOOK, /* a valid signature under SIGNATURE_SCHEMES (503 without a secret) */
+  AUTH_READ,    /* a read token or JWT, when READ_TOKENS* or JWT_SECRET is set */
+  AUTH_METRICS, /* METRICS_TOKEN, when set */
 };
 
 struct route {
-  const char *path;      /* exact match on the path (query stripped) */
-  unsigned methods;      /* bit (1 << llhttp_method_t) for each allowed method */
-  const char *allow;     /* Allow header for 405 */
-  int auth;              /* route_auth */
+  const char *path;  /* exact match on the path (query stripped) */
+  unsigned methods;  /* bit (1 << llhttp_method_t) for each allowed method */
+  const char *allow; /* Allow header for 405 */
+  int auth;          /* route_auth */
   route_handler handler;
 };
 

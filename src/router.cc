@@ -112,8 +112,8 @@ static int check_bearer(conn *c, int route_auth) {
   if (why == AUTH_TOKEN_OK) return 0;
   metrics_token_failure(cls, why);
   int missing = why == AUTH_TOKEN_MISSING;
-  c->resp.www_auth = missing ? "Bearer realm=\"hookd\""
-                             : "Bearer realm=\"hookd\", error=\"invalid_token\"";
+  c->resp.www_auth =
+      missing ? "Bearer realm=\"hookd\"" : "Bearer realm=\"hookd\", error=\"invalid_token\"";
   conn_respond_detail(c, HTTP_UNAUTHORIZED, missing ? "not authenticated" : "invalid token");
   return -1;
 }

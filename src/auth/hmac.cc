@@ -8,20 +8,18 @@
 int auth_init(void) { return sodium_init() < 0 ? -1 : 0; }
 
 const char *auth_sig_reason_label(int reason) {
-  static const char *const labels[AUTH_SIG_COUNT] = {
-      "ok",
+  static const char *const labels[AUTH_SIG_COUNT] = {"ok",
 #define X(name, label) label,
-      AUTH_SIG_REASON_MAP(X)
+                                                     AUTH_SIG_REASON_MAP(X)
 #undef X
   };
   return reason >= 0 && reason < AUTH_SIG_COUNT ? labels[reason] : "unknown";
 }
 
 const char *auth_token_reason_label(int reason) {
-  static const char *const labels[AUTH_TOKEN_COUNT] = {
-      "ok",
+  static const char *const labels[AUTH_TOKEN_COUNT] = {"ok",
 #define X(name, label) label,
-      AUTH_TOKEN_REASON_MAP(X)
+                                                       AUTH_TOKEN_REASON_MAP(X)
 #undef X
   };
   return reason >= 0 && reason < AUTH_TOKEN_COUNT ? labels[reason] : "unknown";

@@ -24,11 +24,11 @@ struct jwt_sax {
   const char *want_aud; /* configured audience, matched against aud */
   int depth;
   int root_object;
-  int cur;      /* member whose value comes next (depth 1) */
-  int in_aud;   /* inside the aud array (depth 2) */
-  int dup;      /* a known member appeared twice */
+  int cur;    /* member whose value comes next (depth 1) */
+  int in_aud; /* inside the aud array (depth 2) */
+  int dup;    /* a known member appeared twice */
   int aud_match;
-  int aud_bad;  /* a non-string inside aud */
+  int aud_bad; /* a non-string inside aud */
   int kind[J_COUNT];
   str s[J_COUNT];
   double num[J_COUNT];
@@ -39,18 +39,41 @@ struct jwt_sax {
       s[cur] = str{p, n};
       num[cur] = d;
     } else if (in_aud && depth == 2) {
-      if (k != JK_STRING) aud_bad = 1;
-      else if (want_aud && strlen(want_aud) == n && memcmp(want_aud, p, n) == 0) aud_match = 1;
+      if (k != JK_STRING)
+        aud_bad = 1;
+      else if (want_aud && strlen(want_aud) == n && memcmp(want_aud, p, n) == 0)
+        aud_match = 1;
     }
     cur = J_NONE;
   }
-  bool Null() { value(JK_OTHER, NULL, 0, 0); return true; }
-  bool Bool(bool) { value(JK_OTHER, NULL, 0, 0); return true; }
-  bool Int(int i) { value(JK_NUMBER, NULL, 0, i); return true; }
-  bool Uint(unsigned u) { value(JK_NUMBER, NULL, 0, u); return true; }
-  bool Int64(int64_t i) { value(JK_NUMBER, NULL, 0, (double)i); return true; }
-  bool Uint64(uint64_t u) { value(JK_NUMBER, NULL, 0, (double)u); return true; }
-  bool Double(double d) { value(JK_NUMBER, NULL, 0, d); return true; }
+  bool Null() {
+    value(JK_OTHER, NULL, 0, 0);
+    return true;
+  }
+  bool Bool(bool) {
+    value(JK_OTHER, NULL, 0, 0);
+    return true;
+  }
+  bool Int(int i) {
+    value(JK_NUMBER, NULL, 0, i);
+    return true;
+  }
+  bool Uint(unsigned u) {
+    value(JK_NUMBER, NULL, 0, u);
+    return true;
+  }
+  bool Int64(int64_t i) {
+    value(JK_NUMBER, NULL, 0, (double)i);
+    return true;
+  }
+  bool Uint64(uint64_t u) {
+    value(JK_NUMBER, NULL, 0, (double)u);
+    return true;
+  }
+  bool Double(double d) {
+    value(JK_NUMBER, NULL, 0, d);
+    return true;
+  }
   bool RawNumber(const char *, rapidjson::SizeType, bool) { return false; }
   bool String(const char *p, rapidjson::SizeType n, bool) {
     value(JK_STRING, p, n, 0);
@@ -102,8 +125,9 @@ struct jwt_sax {
 /* base64url without padding -> out (NUL-terminated for the in-situ parser). */
 static int decode_part(const char *p, size_t n, char *out, size_t cap, size_t *len) {
   const char *end = NULL;
-  if (n == 0 || sodium_base642bin((unsigned char *)out, cap - 1, p, n, NULL, len, &end,
-                                  sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+  if (n == 0 ||
+      sodium_base642bin((unsigned char *)out, cap - 1, p, n, NULL, len, &end,
+                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
       end != p + n)
     return -1;
   out[*len] = 0;

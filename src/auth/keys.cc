@@ -72,9 +72,8 @@ int auth_secrets_parse(const char *text, size_t len, char sep, int need_std, aut
       }
       e->std_len = got;
       if (need_std && !got) {
-        snprintf(err, errlen,
-                 "secret %d: a whsec_ secret must be base64 of %d to %d bytes", s->n + 1,
-                 AUTH_STD_KEY_MIN, AUTH_STD_KEY_MAX);
+        snprintf(err, errlen, "secret %d: a whsec_ secret must be base64 of %d to %d bytes",
+                 s->n + 1, AUTH_STD_KEY_MIN, AUTH_STD_KEY_MAX);
         return -1;
       }
     }

@@ -29,10 +29,14 @@ unsigned auth_schemes_parse(const char *list) {
     const char *t = e;
     while (t > p && (t[-1] == ' ' || t[-1] == '\t')) t--;
     size_t n = (size_t)(t - p);
-    if (n == 11 && !memcmp(p, "x-signature", 11)) bits |= AUTH_SCHEME_XSIG;
-    else if (n == 3 && !memcmp(p, "hub", 3)) bits |= AUTH_SCHEME_HUB;
-    else if (n == 8 && !memcmp(p, "standard", 8)) bits |= AUTH_SCHEME_STANDARD;
-    else return 0;
+    if (n == 11 && !memcmp(p, "x-signature", 11))
+      bits |= AUTH_SCHEME_XSIG;
+    else if (n == 3 && !memcmp(p, "hub", 3))
+      bits |= AUTH_SCHEME_HUB;
+    else if (n == 8 && !memcmp(p, "standard", 8))
+      bits |= AUTH_SCHEME_STANDARD;
+    else
+      return 0;
     if (!*e) return bits;
     p = e + 1;
   }
@@ -91,8 +95,10 @@ static int verify_hex(const auth_webhook_cfg *cfg, const auth_sig_headers *h, co
     if (!(cfg->schemes & bit[k])) continue;
     int r = header_reason(hdr[k]);
     if (r == AUTH_SIG_OK && parse_hex(hdr[k]->v, k == 1, want[k]) != 0) r = AUTH_SIG_MALFORMED;
-    if (r == AUTH_SIG_OK) use[k] = 1;
-    else *reason = worse(*reason, r);
+    if (r == AUTH_SIG_OK)
+      use[k] = 1;
+    else
+      *reason = worse(*reason, r);
   }
   if (!use[0] && !use[1]) return 0;
   int ok = 0;
@@ -112,8 +118,8 @@ static int verify_hex(const auth_webhook_cfg *cfg, const auth_sig_headers *h, co
 
 /* Standard Webhooks: space-separated "v1,<base64>" entries; other
  * versions (v1a, ...) are skipped as the spec says. */
-static int verify_standard(const auth_webhook_cfg *cfg, const auth_sig_headers *h,
-                           const char *body, size_t len, int64_t now_s, int *reason) {
+static int verify_standard(const auth_webhook_cfg *cfg, const auth_sig_headers *h, const char *body,
+                           size_t len, int64_t now_s, int *reason) {
   int r = worse(worse(header_reason(&h->id), header_reason(&h->ts)), header_reason(&h->sig));
   if (r == AUTH_SIG_MISSING && (h->id.state || h->ts.state || h->sig.state))
     r = AUTH_SIG_MALFORMED; /* some of the three, not all */
@@ -166,8 +172,10 @@ static int verify_standard(const auth_webhook_cfg *cfg, const auth_sig_headers *
   }
   /* Checked after the signature, so too_old / too_new count only
    * correctly signed requests: replays and clock skew, not noise. */
-  if (now_s - ts > (int64_t)cfg->tolerance_s) r = AUTH_SIG_TOO_OLD;
-  else if (ts - now_s > (int64_t)cfg->tolerance_s) r = AUTH_SIG_TOO_NEW;
+  if (now_s - ts > (int64_t)cfg->tolerance_s)
+    r = AUTH_SIG_TOO_OLD;
+  else if (ts - now_s > (int64_t)cfg->tolerance_s)
+    r = AUTH_SIG_TOO_NEW;
   if (r != AUTH_SIG_OK) {
     *reason = worse(*reason, r);
     return 0;
@@ -190,7 +198,6 @@ int auth_webhook_verify(const auth_webhook_cfg *cfg, const auth_sig_headers *h, 
   int ok = 0;
   if (cfg->schemes & (AUTH_SCHEME_XSIG | AUTH_SCHEME_HUB))
     ok |= verify_hex(cfg, h, body, len, &reason);
-  if (cfg->schemes & AUTH_SCHEME_STANDARD)
-    ok |= verify_standard(cfg, h, body, len, now_s, &reason);
+  if (cfg->schemes & AUTH_SCHEME_STANDARD) ok |= verify_standard(cfg, h, body, len, now_s, &reason);
   return ok ? AUTH_SIG_OK : reason;
 }
