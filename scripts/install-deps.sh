@@ -7,7 +7,7 @@ set -eu
 pkgs="g++ pkg-config meson ninja-build libuv1-dev libsodium-dev libsqlite3-dev node-llhttp rapidjson-dev ca-certificates"
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs="$pkgs python3 python3-pytest curl prometheus" ;;
+    --test) pkgs="$pkgs python3 python3-pytest curl prometheus clang-14 libclang-rt-14-dev" ;;
     --bench) pkgs="$pkgs python3 wrk nginx-light curl" ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac

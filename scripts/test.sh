@@ -3,6 +3,7 @@
 #   release (-Werror):            unit + black-box suites
 #   ASan + UBSan (-Werror):       unit + black-box suites
 #   static (scripts/build-static.sh, as the Containerfile): black-box suite
+#   fuzz (clang, libFuzzer + ASan + UBSan): each target for FUZZ_SECONDS (30)
 # The last line is "N passed, N failed" (test cases over all runs).
 set -eu
 cd "$(dirname "$0")/.."
@@ -31,5 +32,14 @@ py=python3
 HOOKD_BIN="$PWD/build-static/hookd" $py -m pytest -q -p no:cacheprovider tests/blackbox \
   > build-static/blackbox.log 2>&1 || status=1
 tail -n 3 build-static/blackbox.log >&2
-python3 scripts/test_summary.py build-test-release build-test-asan build-static/blackbox.log
+# Fuzz targets, a bounded run each (scripts/fuzz.sh runs them longer).
+fuzz_logs=""
+mkdir -p build-fuzz
+for t in $(sed -n "s/^fuzz_targets = \[\(.*\)\]/\1/p" tests/fuzz/meson.build | tr -d "'" | tr ',' ' '); do
+  echo "== fuzz: $t" >&2
+  scripts/fuzz.sh "$t" "${FUZZ_SECONDS:-30}" > build-fuzz/$t.result || status=1
+  fuzz_logs="$fuzz_logs build-fuzz/$t.result"
+done
+python3 scripts/test_summary.py build-test-release build-test-asan build-static/blackbox.log \
+  $fuzz_logs
 exit $status
