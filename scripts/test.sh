@@ -37,8 +37,8 @@ fuzz_logs=""
 mkdir -p build-fuzz
 for t in $(sed -n "s/^fuzz_targets = \[\(.*\)\]/\1/p" tests/fuzz/meson.build | tr -d "'" | tr ',' ' '); do
   echo "== fuzz: $t" >&2
-  scripts/fuzz.sh "$t" "${FUZZ_SECONDS:-30}" > build-fuzz/$t.result || status=1
-  fuzz_logs="$fuzz_logs build-fuzz/$t.result"
+  scripts/fuzz.sh "$t" "${FUZZ_SECONDS:-30}" > build-fuzz/$t.summary.log || status=1
+  fuzz_logs="$fuzz_logs build-fuzz/$t.summary.log"
 done
 python3 scripts/test_summary.py build-test-release build-test-asan build-static/blackbox.log \
   $fuzz_logs
