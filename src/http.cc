@@ -163,10 +163,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
     case HDR_EXPECT:
       hname_append(r, at, n);
       break;
-    case HDR_OTHER:
-      break;
-    default:
-      return capture_append(p, at, n);
+    case HDR_OTHER: break;
+    default: return capture_append(p, at, n);
   }
   return 0;
 }

@@ -134,7 +134,8 @@ TEST(token_lists_and_constant_time_match) {
   CHECK(!auth_tokens_match(t, "", 0));
   CHECK(!auth_tokens_match(NULL, "reader-token-0123456789", 23));
   auth_tokens_free(t);
-  const char *bad[] = {"short", "has space inside-1234", "=leading-equals-123456", "tok!en-0123456789"};
+  const char *bad[] = {"short", "has space inside-1234", "=leading-equals-123456",
+                       "tok!en-0123456789"};
   for (const char *b : bad) {
     t = NULL;
     CHECK_EQ_INT(auth_tokens_parse(b, strlen(b), ',', &t, err, sizeof(err)), -1);
@@ -193,16 +194,21 @@ TEST(standard_signature_lists) {
   /* Rotation: the right key second in the list. */
   std::string keys = std::string("whsec_") + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA," + std_secret;
   CHECK_EQ_INT(verify_std(AUTH_SCHEME_STANDARD, keys.c_str(), std_sig, t), AUTH_SIG_OK);
-  const char *malformed[] = {"v1,", "v1,not base64!", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE",
-                             "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", "v1,Zm9v", ""};
+  const char *malformed[] = {"v1,",
+                             "v1,not base64!",
+                             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE",
+                             "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+                             "v1,Zm9v",
+                             ""};
   for (const char *m : malformed)
     CHECK_EQ_INT(verify_std(AUTH_SCHEME_STANDARD, std_secret, m, t), AUTH_SIG_MALFORMED);
   std::string lots;
   for (int i = 0; i < AUTH_MAX_SIG_ENTRIES; i++) lots += std::string(wrong) + " ";
   CHECK_EQ_INT(verify_std(AUTH_SCHEME_STANDARD, std_secret, (lots + std_sig).c_str(), t),
                AUTH_SIG_MALFORMED);
-  const char *bad_ts[] = {"", "-1614265330", "1614265330.5", "16142653x0", " 1614265330",
-                          "99999999999999999999", "0x1"};
+  const char *bad_ts[] = {"",           "-1614265330", "1614265330.5",
+                          "16142653x0", " 1614265330", "99999999999999999999",
+                          "0x1"};
   for (const char *ts : bad_ts)
     CHECK_EQ_INT(verify_std(AUTH_SCHEME_STANDARD, std_secret, std_sig, t, ts), AUTH_SIG_MALFORMED);
 }
@@ -272,7 +278,8 @@ TEST(bearer_header_forms) {
     auth_hdr h = hdr(m);
     CHECK_EQ_INT(auth_bearer_token(&h, &t), AUTH_TOKEN_MISSING);
   }
-  const char *bad[] = {"Bearer", "Bearer ", "Bearer a b", "Bearer =abc", "Bearer a=b", "Bearer t\"k"};
+  const char *bad[] = {"Bearer",      "Bearer ",    "Bearer a b",
+                       "Bearer =abc", "Bearer a=b", "Bearer t\"k"};
   for (const char *b : bad) {
     auth_hdr h = hdr(b);
     CHECK_EQ_INT(auth_bearer_token(&h, &t), AUTH_TOKEN_MALFORMED);
@@ -320,7 +327,8 @@ TEST(jwt_rfc7515_appendix_a1_vector) {
                0);
   const char *tok =
       "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."
-      "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ."
+      "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVl"
+      "fQ."
       "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
   auth_jwt_cfg cfg = {(const char *)key, klen, "joe", NULL, 0};
   CHECK_EQ_INT(auth_jwt_verify(&cfg, tok, strlen(tok), 1300819379), AUTH_TOKEN_OK);
@@ -335,7 +343,7 @@ TEST(jwt_claims_and_algorithms) {
   CHECK_EQ_INT(check_jwt(good, now), AUTH_TOKEN_OK);
   CHECK_EQ_INT(check_jwt(good, 1700000100), AUTH_TOKEN_EXPIRED);
   CHECK_EQ_INT(check_jwt(good, 1700000100, NULL, NULL, 60), AUTH_TOKEN_OK);
-  CHECK_EQ_INT(check_jwt(jwt(HS, "{\"iat\":1}", jkey), now), AUTH_TOKEN_CLAIMS);    /* no exp */
+  CHECK_EQ_INT(check_jwt(jwt(HS, "{\"iat\":1}", jkey), now), AUTH_TOKEN_CLAIMS); /* no exp */
   CHECK_EQ_INT(check_jwt(jwt(HS, "{\"exp\":\"9999999999\"}", jkey), now), AUTH_TOKEN_CLAIMS);
   CHECK_EQ_INT(check_jwt(jwt(HS, "{\"exp\":1800000000,\"nbf\":1700000001}", jkey), now),
                AUTH_TOKEN_NOT_YET_VALID);
@@ -345,8 +353,8 @@ TEST(jwt_claims_and_algorithms) {
                AUTH_TOKEN_NOT_YET_VALID);
   CHECK_EQ_INT(check_jwt(jwt(HS, "{\"exp\":1.8e9}", jkey), now), AUTH_TOKEN_OK);
   /* Algorithms other than HS256, whatever the signature. */
-  const char *algs[] = {"{\"alg\":\"none\"}", "{\"alg\":\"HS512\"}", "{\"alg\":\"hs256\"}",
-                        "{\"alg\":\"RS256\"}", "{\"typ\":\"JWT\"}", "{\"alg\":null}"};
+  const char *algs[] = {"{\"alg\":\"none\"}",  "{\"alg\":\"HS512\"}", "{\"alg\":\"hs256\"}",
+                        "{\"alg\":\"RS256\"}", "{\"typ\":\"JWT\"}",   "{\"alg\":null}"};
   for (const char *h : algs)
     CHECK_EQ_INT(check_jwt(jwt(h, "{\"exp\":1800000000}", jkey), now), AUTH_TOKEN_BAD_ALG);
   std::string none_alg = b64url("{\"alg\":\"none\"}") + "." + b64url("{\"exp\":1800000000}") + ".";
@@ -360,12 +368,12 @@ TEST(jwt_claims_and_algorithms) {
   CHECK_EQ_INT(check_jwt(tampered, now), AUTH_TOKEN_MISMATCH);
   CHECK_EQ_INT(check_jwt(good + ".x", now), AUTH_TOKEN_MALFORMED);
   CHECK_EQ_INT(check_jwt("a.b", now), AUTH_TOKEN_MALFORMED);
-  CHECK_EQ_INT(check_jwt(jwt("{\"alg\":\"HS256\",\"crit\":[\"x\"]}", "{\"exp\":1800000000}", jkey),
-                         now),
-               AUTH_TOKEN_MALFORMED);
-  CHECK_EQ_INT(check_jwt(jwt("{\"alg\":\"HS256\",\"alg\":\"none\"}", "{\"exp\":1800000000}", jkey),
-                         now),
-               AUTH_TOKEN_MALFORMED);
+  CHECK_EQ_INT(
+      check_jwt(jwt("{\"alg\":\"HS256\",\"crit\":[\"x\"]}", "{\"exp\":1800000000}", jkey), now),
+      AUTH_TOKEN_MALFORMED);
+  CHECK_EQ_INT(
+      check_jwt(jwt("{\"alg\":\"HS256\",\"alg\":\"none\"}", "{\"exp\":1800000000}", jkey), now),
+      AUTH_TOKEN_MALFORMED);
   CHECK_EQ_INT(check_jwt(jwt(HS, "[1,2]", jkey), now), AUTH_TOKEN_MALFORMED);
   CHECK_EQ_INT(check_jwt(jwt(HS, "{\"exp\":1800000000,\"exp\":1}", jkey), now),
                AUTH_TOKEN_MALFORMED);

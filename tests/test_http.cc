@@ -56,7 +56,11 @@ TEST(collects_request_fields) {
   str path = http_req_path(&ps.req), q = http_req_query(&ps.req);
   CHECK_STR(path.base, path.len, "/webhook");
   CHECK_STR(q.base, q.len, "x=1");
-  { str v; CHECK_EQ_INT(http_req_header(&ps.req, HDR_SIGNATURE, &v), HV_PRESENT); CHECK_STR(v.base, v.len, "abcdef"); }
+  {
+    str v;
+    CHECK_EQ_INT(http_req_header(&ps.req, HDR_SIGNATURE, &v), HV_PRESENT);
+    CHECK_STR(v.base, v.len, "abcdef");
+  }
   CHECK_STR(ps.req.rid, ps.req.rid_len, "req-42");
   CHECK(!ps.req.rid_bad);
   CHECK_STR(ps.req.body.data, ps.req.body.len, "hello");
@@ -67,7 +71,11 @@ TEST(one_byte_fragments_give_the_same_request) {
   parser ps;
   setup(&ps);
   CHECK_EQ_INT(feed(&ps, webhook_req, sizeof(webhook_req) - 1, 1, NULL), HPE_PAUSED);
-  { str v; CHECK_EQ_INT(http_req_header(&ps.req, HDR_SIGNATURE, &v), HV_PRESENT); CHECK_STR(v.base, v.len, "abcdef"); }
+  {
+    str v;
+    CHECK_EQ_INT(http_req_header(&ps.req, HDR_SIGNATURE, &v), HV_PRESENT);
+    CHECK_STR(v.base, v.len, "abcdef");
+  }
   CHECK_STR(ps.req.rid, ps.req.rid_len, "req-42");
   CHECK_STR(ps.req.body.data, ps.req.body.len, "hello");
   str path = http_req_path(&ps.req);
@@ -220,9 +228,12 @@ TEST(auth_headers_captured_trimmed_in_any_fragmentation) {
     const struct {
       int hdr;
       const char *want;
-    } cases[] = {{HDR_SIGNATURE, "abcdef"},          {HDR_HUB_SIGNATURE, "sha256=00"},
-                 {HDR_WEBHOOK_ID, "msg_1"},          {HDR_WEBHOOK_TIMESTAMP, "1614265330"},
-                 {HDR_WEBHOOK_SIGNATURE, "v1,a v1,b"}, {HDR_AUTHORIZATION, "Bearer tok"}};
+    } cases[] = {{HDR_SIGNATURE, "abcdef"},
+                 {HDR_HUB_SIGNATURE, "sha256=00"},
+                 {HDR_WEBHOOK_ID, "msg_1"},
+                 {HDR_WEBHOOK_TIMESTAMP, "1614265330"},
+                 {HDR_WEBHOOK_SIGNATURE, "v1,a v1,b"},
+                 {HDR_AUTHORIZATION, "Bearer tok"}};
     for (const auto &k : cases) {
       str v;
       CHECK_EQ_INT(http_req_header(&ps.req, k.hdr, &v), HV_PRESENT);
@@ -273,8 +284,8 @@ TEST(overlong_auth_header_is_marked_and_not_kept) {
   http_req_free(&ps.req);
   /* At the default header limit the same request is a 431. */
   setup(&ps);
-  std::string huge = "POST /webhook HTTP/1.1\r\nwebhook-signature: " +
-                     std::string(100 * 1024, 'v') + "\r\n\r\n";
+  std::string huge =
+      "POST /webhook HTTP/1.1\r\nwebhook-signature: " + std::string(100 * 1024, 'v') + "\r\n\r\n";
   feed(&ps, huge.data(), huge.size(), 4096, NULL);
   CHECK_EQ_INT(ps.req.error_status, HTTP_HEADERS_TOO_LARGE);
   http_req_free(&ps.req);
