@@ -7,23 +7,11 @@
 #include "config.h"
 #include "test.h"
 
-static const char *const vars[] = {"HOST",
-                                   "PORT",
-                                   "DATABASE_URL",
-                                   "LOG_LEVEL",
-                                   "WEBHOOK_SECRET",
-                                   "WEBHOOK_SECRET_FILE",
-                                   "MAX_BODY_BYTES",
-                                   "DB_SYNCHRONOUS",
-                                   "SIGNATURE_SCHEMES",
-                                   "SIGNATURE_TOLERANCE_S",
-                                   "READ_TOKENS",
-                                   "READ_TOKENS_FILE",
-                                   "METRICS_TOKEN",
-                                   "JWT_SECRET",
-                                   "JWT_ISSUER",
-                                   "JWT_AUDIENCE",
-                                   "JWT_LEEWAY_S"};
+static const char *const vars[] = {"HOST", "PORT", "DATABASE_URL", "LOG_LEVEL", "WEBHOOK_SECRET",
+                                   "WEBHOOK_SECRET_FILE", "MAX_BODY_BYTES", "DB_SYNCHRONOUS",
+                                   "SIGNATURE_SCHEMES", "SIGNATURE_TOLERANCE_S", "READ_TOKENS",
+                                   "READ_TOKENS_FILE", "METRICS_TOKEN", "JWT_SECRET",
+                                   "JWT_ISSUER", "JWT_AUDIENCE", "JWT_LEEWAY_S"};
 
 static void clear_env(void) {
   for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) unsetenv(vars[i]);
@@ -68,12 +56,8 @@ TEST(database_url_forms) {
 TEST(malformed_values_name_the_variable) {
   struct {
     const char *var, *val;
-  } cases[] = {{"PORT", "abc"},
-               {"PORT", "70000"},
-               {"PORT", "-1"},
-               {"PORT", "80x"},
-               {"LOG_LEVEL", "LOUD"},
-               {"MAX_BODY_BYTES", "10"},
+  } cases[] = {{"PORT", "abc"},          {"PORT", "70000"},         {"PORT", "-1"},
+               {"PORT", "80x"},          {"LOG_LEVEL", "LOUD"},     {"MAX_BODY_BYTES", "10"},
                {"DB_SYNCHRONOUS", "maybe"}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     clear_env();
@@ -151,16 +135,11 @@ TEST(auth_variables_parse) {
 TEST(auth_variables_malformed_name_the_variable) {
   struct {
     const char *var, *val;
-  } cases[] = {{"SIGNATURE_SCHEMES", "github"},
-               {"SIGNATURE_SCHEMES", "hub,,"},
-               {"SIGNATURE_TOLERANCE_S", "0"},
-               {"SIGNATURE_TOLERANCE_S", "5m"},
-               {"READ_TOKENS", "short"},
-               {"METRICS_TOKEN", "has space 0123456789"},
-               {"JWT_SECRET", "too-short"},
-               {"JWT_ISSUER", "idp"},
-               {"JWT_LEEWAY_S", "-1"},
-               {"WEBHOOK_SECRET", " , "},
+  } cases[] = {{"SIGNATURE_SCHEMES", "github"},  {"SIGNATURE_SCHEMES", "hub,,"},
+               {"SIGNATURE_TOLERANCE_S", "0"},   {"SIGNATURE_TOLERANCE_S", "5m"},
+               {"READ_TOKENS", "short"},         {"METRICS_TOKEN", "has space 0123456789"},
+               {"JWT_SECRET", "too-short"},      {"JWT_ISSUER", "idp"},
+               {"JWT_LEEWAY_S", "-1"},           {"WEBHOOK_SECRET", " , "},
                {"READ_TOKENS_FILE", "/nonexistent/hookd-tokens"}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     clear_env();
