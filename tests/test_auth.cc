@@ -392,6 +392,11 @@ TEST(jwt_issuer_and_audience) {
   CHECK_EQ_INT(check_jwt(n, now, NULL, "hookd"), AUTH_TOKEN_CLAIMS);
   std::string bad = jwt(HS, "{\"exp\":1800000000,\"aud\":[\"hookd\",1]}", jkey);
   CHECK_EQ_INT(check_jwt(bad, now, NULL, "hookd"), AUTH_TOKEN_CLAIMS);
+  const char *odd[] = {"{\"exp\":1800000000,\"aud\":[\"hookd\",{\"a\":\"hookd\"}]}",
+                       "{\"exp\":1800000000,\"aud\":[[\"hookd\"]]}",
+                       "{\"exp\":1800000000,\"aud\":{\"hookd\":1}}",
+                       "{\"exp\":1800000000,\"aud\":null}"};
+  for (const char *o : odd) CHECK_EQ_INT(check_jwt(jwt(HS, o, jkey), now, NULL, "hookd"), AUTH_TOKEN_CLAIMS);
 }
 
 TEST(bearer_check_tokens_then_jwt) {

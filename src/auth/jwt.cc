@@ -94,6 +94,7 @@ struct jwt_sax {
   bool StartObject() {
     if (depth == 0) root_object = 1;
     if (depth == 1 && cur != J_NONE) kind[cur] = JK_OTHER;
+    if (in_aud && depth == 2) aud_bad = 1;
     cur = J_NONE;
     depth++;
     return true;
