@@ -367,11 +367,10 @@ def test_secret_rotation_on_a_live_connection(hookd_factory, tmp_path):
     # Unusable files (17 secrets; only blank lines): the old list stays.
     path.write_text("".join("s%d\n" % i for i in range(17)))
     d.send_signal(signal.SIGHUP)
-    d.wait_record(lambda r: r.get("event") == "reload_failed" and "17" not in json.dumps(r)
-                  and "more than 16" in json.dumps(r))
+    d.wait_record(lambda r: r.get("event") == "reload_failed" and "more than 16" in r.get("msg", ""))
     path.write_text("\n \n")
     d.send_signal(signal.SIGHUP)
-    d.wait_record(lambda r: r.get("event") == "reload_failed" and "no secret" in json.dumps(r))
+    d.wait_record(lambda r: r.get("event") == "reload_failed" and "no secret" in r.get("msg", ""))
     assert (status("s1"), status("new-secret")) == (401, 200)
     assert d.request("GET", "/health/ready").status == 200
 
