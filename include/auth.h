@@ -186,6 +186,10 @@ int auth_parse_timestamp(str s, int64_t *out);
  * case-insensitively). Returns AUTH_TOKEN_OK, MISSING (no header, or
  * another scheme) or MALFORMED. */
 int auth_bearer_token(const auth_hdr *authz, str *token);
+/* A token however it arrived (header, or ?access_token= for streams): a
+ * static token from `tokens` (may be NULL) or a JWT accepted by jwt (key
+ * NULL: none). Returns AUTH_TOKEN_OK or the reason. */
+int auth_token_check(const auth_tokens *tokens, const auth_jwt_cfg *jwt, str tok, int64_t now_s);
 /* A reader's credential: a static token from `tokens` (may be NULL) or a JWT
  * accepted by jwt (key NULL: none). Returns AUTH_TOKEN_OK or the reason. */
 int auth_bearer_check(const auth_tokens *tokens, const auth_jwt_cfg *jwt, const auth_hdr *authz,

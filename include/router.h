@@ -30,6 +30,9 @@ enum route_auth {
   AUTH_WEBHOOK, /* a valid signature under SIGNATURE_SCHEMES (503 without a secret) */
   AUTH_READ,    /* a read token or JWT, when READ_TOKENS* or JWT_SECRET is set */
   AUTH_METRICS, /* METRICS_TOKEN, when set */
+  /* AUTH_READ, and without an Authorization header the token may come as
+   * ?access_token= (RFC 6750 2.3), because EventSource cannot send headers. */
+  AUTH_READ_STREAM,
 };
 
 struct route {

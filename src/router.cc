@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "handlers.h"
 #include "metrics.h"
+#include "query.h"
 #include "server.h"
 
 #define M(m) (1u << (m))
@@ -89,6 +90,22 @@ static int check_webhook(conn *c) {
   return -1;
 }
 
+/* ?access_token=<token> (once, percent-decoded), for streams only: a URL
+ * is more exposed than a header (hookd logs paths without the query). */
+static int query_token(const conn *c, const auth_tokens *tokens, const auth_jwt_cfg *jwt,
+                       int64_t now) {
+  str qs = http_req_query(&c->req), key, val, tok = {NULL, 0};
+  char dec[HTTP_MAX_AUTHORIZATION];
+  while (query_next(&qs, &key, &val)) {
+    if (key.len != 12 || memcmp(key.base, "access_token", 12) != 0) continue;
+    long n = query_decode(val, 0, dec, sizeof(dec));
+    if (tok.base || n < 0) return AUTH_TOKEN_MALFORMED; /* repeated, or a bad escape */
+    tok = str{dec, (size_t)n};
+  }
+  if (!tok.base) return AUTH_TOKEN_MISSING;
+  return auth_token_check(tokens, jwt, tok, now);
+}
+
 /* Bearer credentials (RFC 6750): no credential gets a bare challenge, a
  * wrong one error="invalid_token". Tokens are never logged. */
 static int check_bearer(conn *c, int route_auth) {
@@ -108,7 +125,10 @@ static int check_bearer(conn *c, int route_auth) {
                       cfg->jwt_leeway_s};
   }
   auth_hdr a = header(&c->req, HDR_AUTHORIZATION);
-  int why = auth_bearer_check(tokens, &jc, &a, clock_wall_ms() / 1000);
+  int64_t now = clock_wall_ms() / 1000;
+  int why = route_auth == AUTH_READ_STREAM && a.state == AUTH_HDR_ABSENT
+                ? query_token(c, tokens, &jc, now)
+                : auth_bearer_check(tokens, &jc, &a, now);
   if (why == AUTH_TOKEN_OK) return 0;
   metrics_token_failure(cls, why);
   int missing = why == AUTH_TOKEN_MISSING;
@@ -124,6 +144,7 @@ static int authorize(conn *c, int route_auth) {
     case AUTH_OPEN: return 0;
     case AUTH_WEBHOOK: return check_webhook(c);
     case AUTH_READ:
+    case AUTH_READ_STREAM:
     case AUTH_METRICS: return check_bearer(c, route_auth);
   }
   conn_respond_detail(c, HTTP_INTERNAL_ERROR, "route without an auth policy");

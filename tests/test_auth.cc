@@ -418,3 +418,19 @@ TEST(bearer_check_tokens_then_jwt) {
   CHECK_EQ_INT(auth_bearer_check(t, &cfg, &none, 0), AUTH_TOKEN_MISSING);
   auth_tokens_free(t);
 }
+
+TEST(token_check_without_a_header) {
+  auth_tokens *t = NULL;
+  char err[300];
+  const char *list = "reader-token-0123456789";
+  CHECK_EQ_INT(auth_tokens_parse(list, strlen(list), ',', &t, err, sizeof(err)), 0);
+  auth_jwt_cfg cfg = {jkey, strlen(jkey), NULL, NULL, 0};
+  CHECK_EQ_INT(auth_token_check(t, &cfg, STR_LIT("reader-token-0123456789"), 0), AUTH_TOKEN_OK);
+  CHECK_EQ_INT(auth_token_check(t, &cfg, STR_LIT("reader-token-0123456780"), 0),
+               AUTH_TOKEN_MISMATCH);
+  CHECK_EQ_INT(auth_token_check(t, &cfg, STR_LIT("with space"), 0), AUTH_TOKEN_MALFORMED);
+  CHECK_EQ_INT(auth_token_check(t, &cfg, STR_LIT(""), 0), AUTH_TOKEN_MALFORMED);
+  std::string j = jwt(HS, "{\"exp\":1800000000}", jkey);
+  CHECK_EQ_INT(auth_token_check(t, &cfg, str{j.data(), j.size()}, 1700000000), AUTH_TOKEN_OK);
+  auth_tokens_free(t);
+}

@@ -28,15 +28,21 @@ int auth_bearer_token(const auth_hdr *authz, str *token) {
   return AUTH_TOKEN_OK;
 }
 
+int auth_token_check(const auth_tokens *tokens, const auth_jwt_cfg *jwt, str tok, int64_t now_s) {
+  size_t i = 0;
+  while (i < tok.len && b64token_char(tok.base[i])) i++;
+  while (i < tok.len && tok.base[i] == '=') i++;
+  if (i == 0 || i != tok.len) return AUTH_TOKEN_MALFORMED;
+  if (tokens && auth_tokens_match(tokens, tok.base, tok.len)) return AUTH_TOKEN_OK;
+  if (jwt && jwt->key && memchr(tok.base, '.', tok.len))
+    return auth_jwt_verify(jwt, tok.base, tok.len, now_s);
+  return AUTH_TOKEN_MISMATCH;
+}
+
 int auth_bearer_check(const auth_tokens *tokens, const auth_jwt_cfg *jwt, const auth_hdr *authz,
                       int64_t now_s) {
   str tok;
   int r = auth_bearer_token(authz, &tok);
   if (r != AUTH_TOKEN_OK) return r;
-  if (tokens && auth_tokens_match(tokens, tok.base, tok.len)) return AUTH_TOKEN_OK;
-  if (jwt && jwt->key) {
-    const char *d1 = (const char *)memchr(tok.base, '.', tok.len);
-    if (d1) return auth_jwt_verify(jwt, tok.base, tok.len, now_s);
-  }
-  return AUTH_TOKEN_MISMATCH;
+  return auth_token_check(tokens, jwt, tok, now_s);
 }
