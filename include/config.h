@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct auth_secrets;
+struct auth_tokens;
+
 enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 };
 
 enum store_sync { STORE_SYNC_OFF = 0, STORE_SYNC_NORMAL = 1, STORE_SYNC_FULL = 2 };
@@ -34,6 +37,19 @@ struct config {
   uint32_t index_max_lag;    /* INDEX_MAX_LAG: rows not yet indexed before 503 */
   uint32_t index_batch;      /* INDEX_BATCH: rows the indexer takes at most at once */
   uint32_t events_max_subscribers; /* EVENTS_MAX_SUBSCRIBERS: GET /events streams */
+  /* ---- authentication (auth.h); the lists are owned and replaced whole on SIGHUP */
+  auth_secrets *secrets;     /* `secret` as a list (WEBHOOK_SECRET, comma-separated, or
+                              * WEBHOOK_SECRET_FILE, one per line); NULL iff secret is */
+  unsigned sig_schemes;      /* SIGNATURE_SCHEMES: auth_scheme bits (x-signature) */
+  uint32_t sig_tolerance_s;  /* SIGNATURE_TOLERANCE_S: replay window, both ways (300) */
+  auth_tokens *read_tokens;  /* READ_TOKENS / READ_TOKENS_FILE; NULL: none */
+  char read_tokens_file[1024]; /* READ_TOKENS_FILE, "" if unset; reloaded on SIGHUP */
+  auth_tokens *metrics_token; /* METRICS_TOKEN; NULL: /metrics is open */
+  char *jwt_secret;          /* JWT_SECRET (owned) or NULL: JWTs not accepted */
+  size_t jwt_secret_len;
+  char *jwt_issuer;          /* JWT_ISSUER (owned) or NULL: not checked */
+  char *jwt_audience;        /* JWT_AUDIENCE (owned) or NULL: not checked */
+  uint32_t jwt_leeway_s;     /* JWT_LEEWAY_S: clock skew allowed on exp/nbf/iat (60) */
 };
 
 /* Fills cfg from the environment (getenv). On a malformed value writes one
@@ -42,10 +58,20 @@ struct config {
 int config_load(config *cfg, char *err, size_t errlen);
 void config_free(config *cfg);
 
-/* Reads the secret file (trailing newlines stripped) into a new malloc'd
- * buffer. Returns 0, or -1 with a reason in err. */
+/* Reads the secret file (trailing newlines stripped, at most 64 KiB) into a
+ * new malloc'd buffer. Returns 0, or -1 with a reason in err. Blocking:
+ * start-up, or a worker thread. */
 int config_read_secret_file(const char *path, char **out, size_t *outlen,
                             char *err, size_t errlen);
+/* Reads and parses the webhook secret file into a new list (*raw: the file's
+ * text, *secrets: its entries; schemes: SIGNATURE_SCHEMES, which decides
+ * whether whsec_ secrets must decode). 0, or -1 with a reason in err. */
+int config_load_secret_file(const char *path, unsigned schemes, char **raw, size_t *rawlen,
+                            auth_secrets **secrets, char *err, size_t errlen);
+/* Reads and parses READ_TOKENS_FILE into a new list. 0, or -1 with err. */
+int config_load_tokens_file(const char *path, auth_tokens **tokens, char *err, size_t errlen);
+/* Read routes need a bearer credential (READ_TOKENS* or JWT_SECRET set). */
+int config_reads_protected(const config *cfg);
 
 const char *config_level_name(int level);
 

@@ -17,6 +17,12 @@
 #define HTTP_MAX_REQUEST_ID 64        /* X-Request-ID bytes we accept */
 #define HTTP_MAX_EVENT_ID 64          /* Last-Event-ID bytes we keep */
 #define HTTP_MAX_PEER 64              /* "[v6 address]:port" of a client */
+/* Authentication headers (issue 13): longer values are kept as "too long"
+ * and refused (401), so a hostile header costs nothing but its bytes. */
+#define HTTP_MAX_WEBHOOK_ID 256       /* webhook-id */
+#define HTTP_MAX_WEBHOOK_TIMESTAMP 32 /* webhook-timestamp */
+#define HTTP_MAX_WEBHOOK_SIGNATURE 2048 /* webhook-signature: ~40 "v1,<base64>" entries */
+#define HTTP_MAX_AUTHORIZATION 4096   /* Authorization: "Bearer " + token or JWT */
 #define HTTP_MAX_RESPONSE_HEAD 768    /* status line + all response headers */
 #define HTTP_READ_CHUNK 65536         /* shared read buffer for all sockets */
 #define LOG_MAX_MESSAGE_ID 128        /* bytes of message_id copied to logs */

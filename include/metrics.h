@@ -83,5 +83,11 @@ void metrics_latency_buckets(int route, uint64_t out[METRICS_LAT_BUCKETS]);
 double metrics_quantile(const uint64_t counts[METRICS_LAT_BUCKETS], double q);
 uint64_t metrics_webhook_count(int result); /* webhook_requests_total{result} */
 int64_t metrics_inflight_now(void);         /* hookd_requests_in_flight */
+/* A refused webhook signature (auth_sig_reason), and a refused bearer
+ * credential (cls: METRICS_TOKEN_READ or METRICS_TOKEN_METRICS; reason:
+ * auth_token_reason). Fixed label sets, every pair present from start-up. */
+enum { METRICS_TOKEN_READ = 0, METRICS_TOKEN_METRICS, METRICS_TOKEN_CLASSES };
+void metrics_sig_failure(int reason);
+void metrics_token_failure(int cls, int reason);
 
 #endif

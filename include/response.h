@@ -14,6 +14,7 @@ struct response {
   const char *cache;        /* Cache-Control value, or NULL */
   int stream;               /* streaming body (stream.cc): no Content-Length,
                              * the body runs until the connection closes */
+  const char *www_auth;     /* WWW-Authenticate value (401), or NULL */
 };
 
 /* Writes the status line and headers (ending with the blank line) into out.

@@ -28,7 +28,7 @@ for arg in "$@"; do
   case "$arg" in
     --target) target=next ;;
     --test)
-      pkgs="$pkgs python3 python3-pytest curl prometheus chromium postgresql python3-psycopg2"
+      pkgs="$pkgs python3 python3-pytest curl prometheus chromium postgresql python3-psycopg2 clang-14 libclang-rt-14-dev"
       # Browser tests: node + npm (Debian's, unless a node is already there).
       command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
       ;;

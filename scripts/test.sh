@@ -10,6 +10,7 @@
 #   arm64 (scripts/test-arm64.sh): unit + black-box + deploy suites under qemu
 #   container image (scripts/test-image.sh): podman build for amd64 and arm64,
 #     checked from outside (tests/deploy/test_image.py + black-box webhook suite)
+#   fuzz (clang, libFuzzer + ASan + UBSan): each target for FUZZ_SECONDS (30)
 # The last line is "N passed, N failed" (test cases over all runs).
 set -eu
 cd "$(dirname "$0")/.."
@@ -71,8 +72,16 @@ $py -m pytest -q -p no:cacheprovider tests/deploy/test_release.py \
 tail -n 1 build-static/release.log >&2
 scripts/test-arm64.sh || status=1
 scripts/test-image.sh || status=1
+# Fuzz targets, a bounded run each (scripts/fuzz.sh runs them longer).
+fuzz_logs=""
+mkdir -p build-fuzz
+for t in $(sed -n "s/^fuzz_targets = \[\(.*\)\]/\1/p" tests/fuzz/meson.build | tr -d "'" | tr ',' ' '); do
+  echo "== fuzz: $t" >&2
+  scripts/fuzz.sh "$t" "${FUZZ_SECONDS:-30}" > build-fuzz/$t.summary.log || status=1
+  fuzz_logs="$fuzz_logs build-fuzz/$t.summary.log"
+done
 python3 scripts/test_summary.py build-test-release build-test-asan \
   build-test-release/blackbox-pg.log build-static/blackbox.log \
   build-static/release.log build-test-arm64 build-static-arm64/blackbox.log \
-  build-image/*/test.log
+  build-image/*/test.log $fuzz_logs
 exit $status

@@ -64,12 +64,75 @@ static int name_is(const http_req *r, const char *name) {
   return !r->hname_long && r->hname_len == n && memcmp(r->hname, name, n) == 0;
 }
 
+/* Captured headers: lowercase name and the bound of the value we keep. */
+static const struct {
+  const char *name;
+  uint32_t max;
+} captured[HTTP_NCAPTURED] = {
+    {"x-signature", HTTP_MAX_SIGNATURE},
+    {"x-hub-signature-256", HTTP_MAX_SIGNATURE},
+    {"webhook-id", HTTP_MAX_WEBHOOK_ID},
+    {"webhook-timestamp", HTTP_MAX_WEBHOOK_TIMESTAMP},
+    {"webhook-signature", HTTP_MAX_WEBHOOK_SIGNATURE},
+    {"authorization", HTTP_MAX_AUTHORIZATION},
+};
+
+/* Starts capturing header hdr. A repeat is marked and its value skipped:
+ * two signatures (or two Authorization headers) are refused, never "last
+ * one wins". */
+static void capture_begin(http_req *r, int hdr) {
+  http_hval *h = &r->hv[hdr - HDR_SIGNATURE];
+  if (h->state != HV_ABSENT) {
+    h->state = HV_DUPLICATE;
+    r->hdr = HDR_OTHER;
+    return;
+  }
+  h->state = HV_PRESENT;
+  h->off = (uint32_t)r->hvals.len;
+  h->len = 0;
+  r->hdr = hdr;
+}
+
+static int capture_append(llhttp_t *p, const char *at, size_t n) {
+  http_req *r = REQ(p);
+  http_hval *h = &r->hv[r->hdr - HDR_SIGNATURE];
+  if (h->state != HV_PRESENT) return 0;
+  if (h->len + n > captured[r->hdr - HDR_SIGNATURE].max) {
+    h->state = HV_TOO_LONG;
+    r->hvals.len = h->off; /* drop what was kept */
+    return 0;
+  }
+  buf_append(&r->hvals, at, n);
+  if (r->hvals.oom) return fail(p, HTTP_UNAVAILABLE, "out of memory");
+  h->len += (uint32_t)n;
+  return 0;
+}
+
+/* RFC 9110 5.5: surrounding whitespace is not part of a field value. */
+static void capture_end(http_req *r) {
+  http_hval *h = &r->hv[r->hdr - HDR_SIGNATURE];
+  if (h->state != HV_PRESENT) return;
+  const char *v = r->hvals.data + h->off;
+  while (h->len && (v[0] == ' ' || v[0] == '\t')) {
+    v++;
+    h->off++;
+    h->len--;
+  }
+  while (h->len && (v[h->len - 1] == ' ' || v[h->len - 1] == '\t')) h->len--;
+}
+
 static int on_header_field_complete(llhttp_t *p) {
   http_req *r = REQ(p);
-  if (name_is(r, "x-signature")) {
-    r->hdr = HDR_SIGNATURE;
-    r->sig_len = 0; /* a repeated header: the last one counts */
-    r->sig_long = 0;
+  int known = 0;
+  r->hdr = HDR_OTHER;
+  for (int i = 0; i < HTTP_NCAPTURED && !known; i++) {
+    if (name_is(r, captured[i].name)) {
+      capture_begin(r, HDR_SIGNATURE + i);
+      known = 1;
+    }
+  }
+  if (known) {
+    /* r->hdr set by capture_begin */
   } else if (name_is(r, "x-request-id")) {
     r->hdr = HDR_REQUEST_ID;
     r->rid_len = 0;
@@ -81,8 +144,6 @@ static int on_header_field_complete(llhttp_t *p) {
   } else if (name_is(r, "expect")) {
     r->hdr = HDR_EXPECT;
     r->hname_len = 0; /* reuse hname to collect the value */
-  } else {
-    r->hdr = HDR_OTHER;
   }
   if (r->hdr != HDR_EXPECT) r->hname_len = 0;
   r->hname_long = 0;
@@ -93,14 +154,6 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   http_req *r = REQ(p);
   if (count_header_bytes(p, n)) return HPE_USER;
   switch (r->hdr) {
-    case HDR_SIGNATURE:
-      if (r->sig_len + n > HTTP_MAX_SIGNATURE) {
-        r->sig_long = 1;
-      } else {
-        memcpy(r->sig + r->sig_len, at, n);
-        r->sig_len += (uint32_t)n;
-      }
-      break;
     case HDR_REQUEST_ID:
       for (size_t i = 0; i < n && !r->rid_bad; i++) {
         char c = at[i];
@@ -122,8 +175,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
         r->last_event_id_len += (uint32_t)n;
       }
       break;
-    default:
-      break;
+    case HDR_OTHER: break;
+    default: return capture_append(p, at, n);
   }
   return 0;
 }
@@ -136,6 +189,7 @@ static int on_header_value_complete(llhttp_t *p) {
   }
   if (r->hdr == HDR_REQUEST_ID && r->rid_len == 0) r->rid_bad = 1;
   if (r->hdr == HDR_LAST_EVENT_ID && r->last_event_id_len == UINT32_MAX) r->last_event_id_len = 0;
+  if (r->hdr >= HDR_SIGNATURE) capture_end(r);
   r->hdr = HDR_OTHER;
   r->hname_len = 0;
   r->hname_long = 0;
@@ -222,18 +276,29 @@ void http_parser_init(llhttp_t *parser, http_req *req, const http_limits *lim) {
 }
 
 void http_req_reset(http_req *req) {
-  buf body = req->body;
+  buf body = req->body, hvals = req->hvals;
   const http_limits *lim = req->lim;
-  /* Only the small header part needs clearing; url/sig/rid are length-bounded. */
+  /* Only the small header part needs clearing; url/rid are length-bounded. */
   memset(req, 0, offsetof(http_req, url));
-  req->url_len = req->sig_len = req->rid_len = req->last_event_id_len = 0;
+  req->url_len = req->rid_len = req->last_event_id_len = 0;
   req->has_rid = 0;
   req->lim = lim;
   req->body = body;
+  req->hvals = hvals;
   buf_reset(&req->body);
+  buf_reset(&req->hvals);
 }
 
-void http_req_free(http_req *req) { buf_free(&req->body); }
+void http_req_free(http_req *req) {
+  buf_free(&req->body);
+  buf_free(&req->hvals);
+}
+
+int http_req_header(const http_req *req, int hdr, str *v) {
+  const http_hval *h = &req->hv[hdr - HDR_SIGNATURE];
+  *v = h->state == HV_PRESENT ? str{req->hvals.data + h->off, h->len} : str{"", 0};
+  return h->state;
+}
 
 str http_req_path(const http_req *req) {
   const char *q = (const char *)memchr(req->url, '?', req->url_len);

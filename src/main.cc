@@ -28,13 +28,21 @@
 #include "store.h"
 
 static const char usage[] =
-    "usage: hookd [--help | --version | --sign | --healthcheck]\n"
+    "usage: hookd [--help | --version | --sign [SCHEME [ID [TIMESTAMP]]] | --healthcheck]\n"
     "\n"
     "hookd receives signed webhooks, stores each message exactly once in SQLite\n"
     "and serves them back over HTTP. It is configured by the environment:\n"
     "\n"
-    "  WEBHOOK_SECRET       HMAC-SHA256 key for X-Signature (required for readiness)\n"
-    "  WEBHOOK_SECRET_FILE  read the key from this file instead (reloaded on SIGHUP)\n"
+    "  WEBHOOK_SECRET       HMAC-SHA256 key(s), comma-separated (required for readiness)\n"
+    "  WEBHOOK_SECRET_FILE  read the keys from this file instead, one per line\n"
+    "                       (reloaded on SIGHUP)\n"
+    "  SIGNATURE_SCHEMES    x-signature (default), hub, standard; comma-separated\n"
+    "  SIGNATURE_TOLERANCE_S  replay window of timestamped schemes (default 300)\n"
+    "  READ_TOKENS          bearer tokens for /messages, /stats (comma-separated)\n"
+    "  READ_TOKENS_FILE     the same, one per line (reloaded on SIGHUP)\n"
+    "  JWT_SECRET           HS256 key for bearer JWTs (+ JWT_ISSUER, JWT_AUDIENCE,\n"
+    "                       JWT_LEEWAY_S, default 60)\n"
+    "  METRICS_TOKEN        bearer token for /metrics\n"
     "  DATABASE_URL         sqlite:///relative.db or sqlite:////absolute.db\n"
     "                       (default sqlite:///./data/app.db)\n"
     "  HOST, PORT           listen address (default 0.0.0.0:8000; PORT=0 picks one)\n"
@@ -51,21 +59,27 @@ static const char usage[] =
     "  DB_BUSY_TIMEOUT_MS   wait this long for another process's lock (default 5000)\n"
     "  EVENTS_MAX_SUBSCRIBERS  GET /events streams at once; past it 503 (default 64)\n"
     "\n"
-    "  --sign         print hex(HMAC-SHA256(WEBHOOK_SECRET, stdin)) and exit\n"
+    "  --sign         print hex(HMAC-SHA256(WEBHOOK_SECRET, stdin)) and exit; with\n"
+    "                 SCHEME (x-signature, hub or standard) print the headers to\n"
+    "                 send instead (standard: webhook-id ID, default random, and\n"
+    "                 webhook-timestamp TIMESTAMP, default now)\n"
     "  --healthcheck  GET /health/ready on HOST:PORT (127.0.0.1 for 0.0.0.0);\n"
     "                 exit 0 when it answers 200 (for container HEALTHCHECKs)\n"
       "  --version      print the version and exit\n"
     "\n"
-    "SIGTERM/SIGINT: graceful shutdown. SIGHUP: reload WEBHOOK_SECRET_FILE.\n";
+    "SIGTERM/SIGINT: graceful shutdown. SIGHUP: reload WEBHOOK_SECRET_FILE and\n"
+    "READ_TOKENS_FILE.\n";
 
-/* A SIGHUP reload: the worker reads the file (secret_file never changes
- * after start-up), the loop installs the result. */
+/* A SIGHUP reload: the worker reads the files (their paths and the schemes
+ * never change after start-up), the loop installs the result. */
 struct reload_job {
   uv_work_t job;
-  char *secret; /* malloc'd, handed to g.cfg on success */
+  char *secret;          /* malloc'd, handed to g.cfg on success */
   size_t len;
+  auth_secrets *secrets; /* parsed secret, with it */
+  auth_tokens *tokens;   /* READ_TOKENS_FILE, handed to g.cfg on success */
   int rc;
-  char err[600];
+  char err[700];
 };
 
 static struct {
@@ -168,34 +182,76 @@ static void startup_check(uv_timer_t *) {
   if (store_read_submit(g.srv.st, r) != 0) uv_timer_start(&g.startup_retry, startup_check, 1000, 0);
 }
 
-/* --sign: reads at most 16 MiB from stdin and prints its signature. */
-static int cmd_sign(void) {
+/* --sign [SCHEME [ID [TIMESTAMP]]]: reads at most 16 MiB from stdin and
+ * prints its signature (no SCHEME), or the headers SCHEME sends. Uses the
+ * first secret (standard: the first whsec_ secret). */
+static int cmd_sign(int argc, char **argv) {
   config cfg;
-  char err[600];
+  char err[1200];
   if (config_load(&cfg, err, sizeof(err)) != 0) {
     fprintf(stderr, "hookd: %s\n", err);
     return 2;
   }
-  if (!cfg.secret) {
-    fprintf(stderr, "hookd: WEBHOOK_SECRET is not set\n");
-    return 2;
-  }
+  const char *scheme = argc > 2 ? argv[2] : NULL;
+  unsigned bit = scheme ? auth_schemes_parse(scheme) : (unsigned)AUTH_SCHEME_XSIG;
+  int rc = 2;
   buf in = {};
   char chunk[65536];
   size_t n;
+  const auth_secret *key = NULL;
+  if (bit != AUTH_SCHEME_XSIG && bit != AUTH_SCHEME_HUB && bit != AUTH_SCHEME_STANDARD) {
+    fprintf(stderr, "hookd: --sign: unknown scheme '%s' (x-signature, hub or standard)\n", scheme);
+    goto done;
+  }
+  if (!cfg.secrets) {
+    fprintf(stderr, "hookd: WEBHOOK_SECRET is not set\n");
+    goto done;
+  }
+  for (int i = 0; i < cfg.secrets->n && !key; i++)
+    if (bit != AUTH_SCHEME_STANDARD || cfg.secrets->e[i].std_len) key = &cfg.secrets->e[i];
+  if (!key) {
+    fprintf(stderr, "hookd: --sign standard: no whsec_<base64> secret of 24-64 bytes\n");
+    goto done;
+  }
   while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
     buf_append(&in, chunk, n);
     if (in.len > (16u << 20) || in.oom) {
       fprintf(stderr, "hookd: --sign: input too large\n");
-      return 2;
+      goto done;
     }
   }
-  char hex[AUTH_HEX_LEN + 1];
-  auth_sign_hex(cfg.secret, cfg.secret_len, in.data ? in.data : "", in.len, hex);
-  printf("%s\n", hex);
+  if (bit == AUTH_SCHEME_STANDARD) {
+    char id[HTTP_MAX_WEBHOOK_ID + 1], ts[24], sig[AUTH_B64_LEN + 1];
+    int64_t t;
+    if (argc > 3) {
+      snprintf(id, sizeof(id), "%s", argv[3]);
+    } else {
+      unsigned char rnd[12];
+      randombytes_buf(rnd, sizeof(rnd));
+      memcpy(id, "msg_", 4);
+      sodium_bin2hex(id + 4, sizeof(id) - 4, rnd, sizeof(rnd));
+    }
+    snprintf(ts, sizeof(ts), "%lld", (long long)(clock_wall_ms() / 1000));
+    if (argc > 4) snprintf(ts, sizeof(ts), "%s", argv[4]);
+    if (auth_parse_timestamp(str{ts, strlen(ts)}, &t) != 0) {
+      fprintf(stderr, "hookd: --sign: TIMESTAMP must be Unix seconds\n");
+      goto done;
+    }
+    auth_sign_standard(key->std, key->std_len, str{id, strlen(id)}, str{ts, strlen(ts)},
+                       in.data ? in.data : "", in.len, sig);
+    printf("webhook-id: %s\nwebhook-timestamp: %s\nwebhook-signature: v1,%s\n", id, ts, sig);
+  } else {
+    char hex[AUTH_HEX_LEN + 1];
+    auth_sign_hex(key->key, key->len, in.data ? in.data : "", in.len, hex);
+    if (!scheme) printf("%s\n", hex);
+    else if (bit == AUTH_SCHEME_HUB) printf("X-Hub-Signature-256: sha256=%s\n", hex);
+    else printf("X-Signature: %s\n", hex);
+  }
+  rc = 0;
+done:
   buf_free(&in);
   config_free(&cfg);
-  return 0;
+  return rc;
 }
 
 static void on_stopped(server *) {
@@ -212,41 +268,79 @@ static void on_conn_gone(conn_set *) { server_check_stopped(&g.srv); }
 
 static const store_hooks hooks = {metrics_commit, metrics_index};
 
-/* SIGHUP: the secret file is read on the threadpool (a file read is disk
- * I/O, never done on the loop); the loop swaps the secret in afterwards. */
+/* SIGHUP: the secret and token files are read on the threadpool (a file
+ * read is disk I/O, never done on the loop); the loop swaps the new lists
+ * in afterwards. Nothing else holds the old lists: every check runs on the
+ * loop, synchronously. */
 static void reload_work(uv_work_t *w) {
   reload_job *j = (reload_job *)w->data;
-  j->secret = NULL;
-  j->rc = config_read_secret_file(g.cfg.secret_file, &j->secret, &j->len, j->err,
-                                  sizeof(j->err));
+  char why[600];
+  j->rc = 0;
+  if (g.cfg.secret_file[0] &&
+      config_load_secret_file(g.cfg.secret_file, g.cfg.sig_schemes, &j->secret, &j->len,
+                              &j->secrets, why, sizeof(why)) != 0) {
+    snprintf(j->err, sizeof(j->err), "WEBHOOK_SECRET_FILE: %s", why);
+    j->rc = -1;
+    return;
+  }
+  if (g.cfg.read_tokens_file[0] &&
+      config_load_tokens_file(g.cfg.read_tokens_file, &j->tokens, why, sizeof(why)) != 0) {
+    snprintf(j->err, sizeof(j->err), "READ_TOKENS_FILE: %s", why);
+    j->rc = -1;
+  }
 }
 
-static void reload_done(uv_work_t *w, int) {
+static void reload_done(uv_work_t *w, int status) {
   reload_job *j = (reload_job *)w->data;
   g.reload_running = 0;
+  if (status == UV_ECANCELED) j->rc = -1, snprintf(j->err, sizeof(j->err), "cancelled");
   if (j->rc != 0) {
+    /* All or nothing: keep every old list. */
+    free(j->secret);
+    auth_secrets_free(j->secrets);
+    auth_tokens_free(j->tokens);
     log_event(LOG_ERROR, "reload_failed", j->err);
   } else {
-    free(g.cfg.secret);
-    g.cfg.secret = j->secret;
-    g.cfg.secret_len = j->len;
-    log_event(LOG_INFO, "reload", "webhook secret reloaded from WEBHOOK_SECRET_FILE");
+    if (j->secrets) {
+      free(g.cfg.secret);
+      auth_secrets_free(g.cfg.secrets);
+      g.cfg.secret = j->secret;
+      g.cfg.secret_len = j->len;
+      g.cfg.secrets = j->secrets;
+    }
+    if (j->tokens) {
+      auth_tokens_free(g.cfg.read_tokens);
+      g.cfg.read_tokens = j->tokens;
+    }
+    log_event(LOG_INFO, "reload",
+              j->secrets && j->tokens ? "WEBHOOK_SECRET_FILE and READ_TOKENS_FILE reloaded"
+              : j->secrets            ? "webhook secrets reloaded from WEBHOOK_SECRET_FILE"
+                                      : "read tokens reloaded from READ_TOKENS_FILE");
   }
+  j->secret = NULL;
+  j->secrets = NULL;
+  j->tokens = NULL;
   notify_send("READY=1");
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
   if (signum == SIGHUP) {
     notify_send("RELOADING=1");
-    if (!g.cfg.secret_file[0]) {
+    if (!g.cfg.secret_file[0] && !g.cfg.read_tokens_file[0]) {
       notify_send("READY=1");
-      log_event(LOG_INFO, "reload", "SIGHUP: nothing to reload (WEBHOOK_SECRET_FILE unset)");
+      log_event(LOG_INFO, "reload",
+                "SIGHUP: nothing to reload (WEBHOOK_SECRET_FILE and READ_TOKENS_FILE unset)");
       return;
     }
-    if (g.reload_running) return; /* the running reload reads the newest file */
-    g.reload_running = 1;
+    if (g.reload_running) return; /* the running reload reads the newest files */
     g.reload.job.data = &g.reload;
-    uv_queue_work(g.loop, &g.reload.job, reload_work, reload_done);
+    int rc = uv_queue_work(g.loop, &g.reload.job, reload_work, reload_done);
+    if (rc != 0) {
+      log_event(LOG_ERROR, "reload_failed", uv_strerror(rc));
+      notify_send("READY=1");
+      return;
+    }
+    g.reload_running = 1;
     return;
   }
   (void)h;
@@ -266,6 +360,10 @@ static void on_signal(uv_signal_t *h, int signum) {
 }
 
 int main(int argc, char **argv) {
+  if (auth_init() != 0) {
+    fprintf(stderr, "hookd: libsodium failed to initialise\n");
+    return 1;
+  }
   if (argc > 1) {
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
       fputs(usage, stdout);
@@ -282,10 +380,7 @@ int main(int argc, char **argv) {
       return 0;
     }
     if (!strcmp(argv[1], "--healthcheck")) return cmd_healthcheck();
-    if (!strcmp(argv[1], "--sign")) {
-      if (auth_init() != 0) return 1;
-      return cmd_sign();
-    }
+    if (!strcmp(argv[1], "--sign")) return cmd_sign(argc, argv);
     fprintf(stderr, "hookd: unknown argument '%s' (try --help)\n", argv[1]);
     return 2;
   }
@@ -307,10 +402,6 @@ int main(int argc, char **argv) {
   if (config_load(&g.cfg, err, sizeof(err)) != 0) {
     fprintf(stderr, "hookd: %s\n", err);
     return 2;
-  }
-  if (auth_init() != 0) {
-    fprintf(stderr, "hookd: libsodium failed to initialise\n");
-    return 1;
   }
   if (notify_init() != 0) {
     fprintf(stderr, "hookd: NOTIFY_SOCKET: expected an absolute path or @abstract name\n");

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "defs.h"
 
 static const double latency_bounds[] = {0.1, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000};
@@ -49,6 +50,8 @@ static struct {
   histogram index_batch;
   histogram index_ms;
   uint64_t refused[METRICS_REFUSED_N];
+  uint64_t sig_failures[AUTH_SIG_COUNT];
+  uint64_t token_failures[METRICS_TOKEN_CLASSES][AUTH_TOKEN_COUNT];
 } g_m;
 
 const char *webhook_result_label(int result) {
@@ -144,6 +147,15 @@ uint64_t metrics_webhook_count(int result) {
   return result >= 0 && result < WH_COUNT ? g_m.webhook[result] : 0;
 }
 int64_t metrics_inflight_now(void) { return g_m.inflight; }
+
+void metrics_sig_failure(int reason) {
+  if (reason > 0 && reason < AUTH_SIG_COUNT) g_m.sig_failures[reason]++;
+}
+
+void metrics_token_failure(int cls, int reason) {
+  if (cls >= 0 && cls < METRICS_TOKEN_CLASSES && reason > 0 && reason < AUTH_TOKEN_COUNT)
+    g_m.token_failures[cls][reason]++;
+}
 
 /* ---- Sampling (worker thread) ----------------------------------------- */
 
@@ -290,6 +302,22 @@ void metrics_render(buf *b, const metrics_sample *s, const metrics_store *st,
   for (int r = 0; r < WH_COUNT; r++) {
     snprintf(lbl, sizeof(lbl), "{result=\"%s\"}", webhook_result_label(r));
     sample_u(b, "webhook_requests_total", lbl, g_m.webhook[r]);
+  }
+  family(b, "hookd_signature_failures_total", "counter",
+         "Webhooks refused 401 by the signature check, by reason.");
+  for (int r = 1; r < AUTH_SIG_COUNT; r++) {
+    snprintf(lbl, sizeof(lbl), "{reason=\"%s\"}", auth_sig_reason_label(r));
+    sample_u(b, "hookd_signature_failures_total", lbl, g_m.sig_failures[r]);
+  }
+  family(b, "hookd_token_failures_total", "counter",
+         "Requests refused 401 for a missing or invalid bearer credential, by route class and "
+         "reason.");
+  for (int k = 0; k < METRICS_TOKEN_CLASSES; k++) {
+    for (int r = 1; r < AUTH_TOKEN_COUNT; r++) {
+      snprintf(lbl, sizeof(lbl), "{class=\"%s\",reason=\"%s\"}",
+               k == METRICS_TOKEN_READ ? "read" : "metrics", auth_token_reason_label(r));
+      sample_u(b, "hookd_token_failures_total", lbl, g_m.token_failures[k][r]);
+    }
   }
   family(b, "request_latency_ms", "histogram",
          "Time from the first byte of a request to its response, in milliseconds, by route.");

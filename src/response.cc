@@ -35,6 +35,8 @@ size_t response_head(char *out, const response *r, size_t body_len, str request_
   if (r->allow) len += (size_t)snprintf(out + len, cap - len, "Allow: %s\r\n", r->allow);
   if (r->retry_after > 0)
     len += (size_t)snprintf(out + len, cap - len, "Retry-After: %d\r\n", r->retry_after);
+  if (r->www_auth)
+    len += (size_t)snprintf(out + len, cap - len, "WWW-Authenticate: %s\r\n", r->www_auth);
   if (r->cache) len += (size_t)snprintf(out + len, cap - len, "Cache-Control: %s\r\n", r->cache);
   if (!keep_alive) len += (size_t)snprintf(out + len, cap - len, "Connection: close\r\n");
   else if (http10) len += (size_t)snprintf(out + len, cap - len, "Connection: keep-alive\r\n");

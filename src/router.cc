@@ -1,30 +1,51 @@
-/* router.cc: static route table; 404 and 405 are decided here, once. */
+/* router.cc: the static route table and the policy every request passes
+ * before its handler: 404, 405, then the route's auth class (401, or 503
+ * for webhooks without a secret). Authentication happens here and only
+ * here; handlers run only for requests that passed. */
 #include "router.h"
 
 #include <string.h>
 
+#include "auth.h"
+#include "clock.h"
+#include "config.h"
 #include "conn.h"
 #include "handlers.h"
 #include "history.h"
+#include "metrics.h"
+#include "query.h"
 #include "rejections.h"
+#include "server.h"
 
 #define M(m) (1u << (m))
 
-const route router_table[ROUTE_COUNT] = {
-    /* ROUTE_WEBHOOK */ {"/webhook", M(HTTP_POST), "POST", handle_webhook},
-    /* ROUTE_MESSAGES */ {"/messages", M(HTTP_GET), "GET", handle_messages},
-    /* ROUTE_STATS */ {"/stats", M(HTTP_GET), "GET", handle_stats},
-    /* ROUTE_LIVE */ {"/health/live", M(HTTP_GET), "GET", handle_live},
-    /* ROUTE_READY */ {"/health/ready", M(HTTP_GET), "GET", handle_ready},
-    /* ROUTE_METRICS */ {"/metrics", M(HTTP_GET), "GET", handle_metrics},
-    /* ROUTE_DASHBOARD */ {"/", M(HTTP_GET), "GET", handle_dashboard},
-    /* ROUTE_UI */ {"/ui", M(HTTP_GET), "GET", handle_dashboard},
-    /* ROUTE_APP_JS */ {"/ui/app.js", M(HTTP_GET), "GET", handle_dashboard},
-    /* ROUTE_FAVICON */ {"/favicon.ico", M(HTTP_GET), "GET", handle_dashboard},
-    /* ROUTE_EVENTS */ {"/events", M(HTTP_GET), "GET", handle_events},
-    /* ROUTE_SNAPSHOT */ {"/snapshot", M(HTTP_GET), "GET", handle_snapshot},
-    /* ROUTE_REJECTIONS */ {"/rejections", M(HTTP_GET), "GET", handle_rejections},
+/* The console's page, script and icon are shells without data (the page
+ * asks for a token and sends it with each data request), so they are open;
+ * the data they read is not. EventSource cannot send headers: /events also
+ * takes the token as ?access_token= (AUTH_READ_STREAM). */
+constexpr route router_table[ROUTE_COUNT] = {
+    /* ROUTE_WEBHOOK */ {"/webhook", M(HTTP_POST), "POST", AUTH_WEBHOOK, handle_webhook},
+    /* ROUTE_MESSAGES */ {"/messages", M(HTTP_GET), "GET", AUTH_READ, handle_messages},
+    /* ROUTE_STATS */ {"/stats", M(HTTP_GET), "GET", AUTH_READ, handle_stats},
+    /* ROUTE_LIVE */ {"/health/live", M(HTTP_GET), "GET", AUTH_OPEN, handle_live},
+    /* ROUTE_READY */ {"/health/ready", M(HTTP_GET), "GET", AUTH_OPEN, handle_ready},
+    /* ROUTE_METRICS */ {"/metrics", M(HTTP_GET), "GET", AUTH_METRICS, handle_metrics},
+    /* ROUTE_DASHBOARD */ {"/", M(HTTP_GET), "GET", AUTH_OPEN, handle_dashboard},
+    /* ROUTE_UI */ {"/ui", M(HTTP_GET), "GET", AUTH_OPEN, handle_dashboard},
+    /* ROUTE_APP_JS */ {"/ui/app.js", M(HTTP_GET), "GET", AUTH_OPEN, handle_dashboard},
+    /* ROUTE_FAVICON */ {"/favicon.ico", M(HTTP_GET), "GET", AUTH_OPEN, handle_dashboard},
+    /* ROUTE_EVENTS */ {"/events", M(HTTP_GET), "GET", AUTH_READ_STREAM, handle_events},
+    /* ROUTE_SNAPSHOT */ {"/snapshot", M(HTTP_GET), "GET", AUTH_READ, handle_snapshot},
+    /* ROUTE_REJECTIONS */ {"/rejections", M(HTTP_GET), "GET", AUTH_READ, handle_rejections},
 };
+
+static constexpr bool every_route_has_a_policy(const route *t, int n) {
+  for (int i = 0; i < n; i++)
+    if (t[i].auth == AUTH_UNSET || !t[i].methods) return false;
+  return true;
+}
+static_assert(every_route_has_a_policy(router_table, ROUTE_COUNT),
+              "every route names its methods and its auth class");
 
 int router_route_id(const conn *c) {
   str path = http_req_path(&c->req);
@@ -37,6 +58,106 @@ int router_route_id(const conn *c) {
 
 const char *router_label(int id) {
   return id >= 0 && id < ROUTE_COUNT ? router_table[id].path : "other";
+}
+
+/* ---- Authentication --------------------------------------------------- */
+
+static auth_hdr header(const http_req *r, int hdr) {
+  auth_hdr h;
+  switch (http_req_header(r, hdr, &h.v)) {
+    case HV_PRESENT: h.state = AUTH_HDR_PRESENT; break;
+    case HV_DUPLICATE: h.state = AUTH_HDR_DUPLICATE; break;
+    case HV_TOO_LONG: h.state = AUTH_HDR_TOO_LONG; break;
+    default: h.state = AUTH_HDR_ABSENT;
+  }
+  return h;
+}
+
+static void webhook_refused(conn *c, int result, int status, const char *detail) {
+  c->log.result = webhook_result_label(result);
+  metrics_webhook(result);
+  conn_respond_detail(c, status, detail);
+}
+
+/* Every failure is the same 401: which header or secret failed is only
+ * counted (hookd_signature_failures_total), never told. */
+static int check_webhook(conn *c) {
+  const config *cfg = c->srv->cfg;
+  if (!cfg->secrets) {
+    webhook_refused(c, WH_NOT_CONFIGURED, HTTP_UNAVAILABLE, "webhook secret not configured");
+    return -1;
+  }
+  const http_req *r = &c->req;
+  auth_sig_headers h = {header(r, HDR_SIGNATURE), header(r, HDR_HUB_SIGNATURE),
+                        header(r, HDR_WEBHOOK_ID), header(r, HDR_WEBHOOK_TIMESTAMP),
+                        header(r, HDR_WEBHOOK_SIGNATURE)};
+  auth_webhook_cfg wc = {cfg->sig_schemes, cfg->sig_tolerance_s, cfg->secrets};
+  int why = auth_webhook_verify(&wc, &h, r->body.data, r->body.len, clock_wall_ms() / 1000);
+  if (why == AUTH_SIG_OK) return 0;
+  metrics_sig_failure(why);
+  webhook_refused(c, WH_INVALID_SIGNATURE, HTTP_UNAUTHORIZED, "invalid signature");
+  return -1;
+}
+
+/* ?access_token=<token> (once, percent-decoded), for streams only: a URL
+ * is more exposed than a header (hookd logs paths without the query). */
+static int query_token(const conn *c, const auth_tokens *tokens, const auth_jwt_cfg *jwt,
+                       int64_t now) {
+  str qs = http_req_query(&c->req), key, val, tok = {NULL, 0};
+  char dec[HTTP_MAX_AUTHORIZATION];
+  while (query_next(&qs, &key, &val)) {
+    if (key.len != 12 || memcmp(key.base, "access_token", 12) != 0) continue;
+    long n = query_decode(val, 0, dec, sizeof(dec));
+    if (tok.base || n < 0) return AUTH_TOKEN_MALFORMED; /* repeated, or a bad escape */
+    tok = str{dec, (size_t)n};
+  }
+  if (!tok.base) return AUTH_TOKEN_MISSING;
+  return auth_token_check(tokens, jwt, tok, now);
+}
+
+/* Bearer credentials (RFC 6750): no credential gets a bare challenge, a
+ * wrong one error="invalid_token". Tokens are never logged. */
+static int check_bearer(conn *c, int route_auth) {
+  const config *cfg = c->srv->cfg;
+  const auth_tokens *tokens;
+  auth_jwt_cfg jc = {};
+  int cls;
+  if (route_auth == AUTH_METRICS) {
+    if (!cfg->metrics_token) return 0;
+    tokens = cfg->metrics_token;
+    cls = METRICS_TOKEN_METRICS;
+  } else {
+    if (!config_reads_protected(cfg)) return 0;
+    tokens = cfg->read_tokens;
+    cls = METRICS_TOKEN_READ;
+    jc = auth_jwt_cfg{cfg->jwt_secret, cfg->jwt_secret_len, cfg->jwt_issuer, cfg->jwt_audience,
+                      cfg->jwt_leeway_s};
+  }
+  auth_hdr a = header(&c->req, HDR_AUTHORIZATION);
+  int64_t now = clock_wall_ms() / 1000;
+  int why = route_auth == AUTH_READ_STREAM && a.state == AUTH_HDR_ABSENT
+                ? query_token(c, tokens, &jc, now)
+                : auth_bearer_check(tokens, &jc, &a, now);
+  if (why == AUTH_TOKEN_OK) return 0;
+  metrics_token_failure(cls, why);
+  int missing = why == AUTH_TOKEN_MISSING;
+  c->resp.www_auth =
+      missing ? "Bearer realm=\"hookd\"" : "Bearer realm=\"hookd\", error=\"invalid_token\"";
+  conn_respond_detail(c, HTTP_UNAUTHORIZED, missing ? "not authenticated" : "invalid token");
+  return -1;
+}
+
+/* 0: go on to the handler; -1: answered here. */
+static int authorize(conn *c, int route_auth) {
+  switch (route_auth) {
+    case AUTH_OPEN: return 0;
+    case AUTH_WEBHOOK: return check_webhook(c);
+    case AUTH_READ:
+    case AUTH_READ_STREAM:
+    case AUTH_METRICS: return check_bearer(c, route_auth);
+  }
+  conn_respond_detail(c, HTTP_INTERNAL_ERROR, "route without an auth policy");
+  return -1;
 }
 
 void router_dispatch(conn *c) {
@@ -58,6 +179,7 @@ void router_dispatch(conn *c) {
     conn_respond_detail(c, HTTP_METHOD_NOT_ALLOWED, "method not allowed");
     return;
   }
+  if (authorize(c, r->auth) != 0) return;
   r->handler(c);
 }
 

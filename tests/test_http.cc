@@ -1,6 +1,8 @@
 /* test_http.cc: llhttp callbacks, limits and fragmentation. */
 #include <string.h>
 
+#include <string>
+
 #include "http.h"
 #include "test.h"
 
@@ -54,7 +56,11 @@ TEST(collects_request_fields) {
   str path = http_req_path(&ps.req), q = http_req_query(&ps.req);
   CHECK_STR(path.base, path.len, "/webhook");
   CHECK_STR(q.base, q.len, "x=1");
-  CHECK_STR(ps.req.sig, ps.req.sig_len, "abcdef");
+  {
+    str v;
+    CHECK_EQ_INT(http_req_header(&ps.req, HDR_SIGNATURE, &v), HV_PRESENT);
+    CHECK_STR(v.base, v.len, "abcdef");
+  }
   CHECK_STR(ps.req.rid, ps.req.rid_len, "req-42");
   CHECK(!ps.req.rid_bad);
   CHECK_STR(ps.req.body.data, ps.req.body.len, "hello");
@@ -65,7 +71,11 @@ TEST(one_byte_fragments_give_the_same_request) {
   parser ps;
   setup(&ps);
   CHECK_EQ_INT(feed(&ps, webhook_req, sizeof(webhook_req) - 1, 1, NULL), HPE_PAUSED);
-  CHECK_STR(ps.req.sig, ps.req.sig_len, "abcdef");
+  {
+    str v;
+    CHECK_EQ_INT(http_req_header(&ps.req, HDR_SIGNATURE, &v), HV_PRESENT);
+    CHECK_STR(v.base, v.len, "abcdef");
+  }
   CHECK_STR(ps.req.rid, ps.req.rid_len, "req-42");
   CHECK_STR(ps.req.body.data, ps.req.body.len, "hello");
   str path = http_req_path(&ps.req);
@@ -193,5 +203,90 @@ TEST(http2_preface_is_rejected) {
   setup(&ps);
   const char req[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
   CHECK(feed(&ps, req, sizeof(req) - 1, 1 << 20, NULL) != HPE_PAUSED);
+  http_req_free(&ps.req);
+}
+
+/* ---- Captured authentication headers (issue 13) ------------------------ */
+
+static const char auth_req[] =
+    "POST /webhook HTTP/1.1\r\n"
+    "X-Signature: \t abcdef \t\r\n"
+    "X-Hub-Signature-256: sha256=00\r\n"
+    "Webhook-Id: msg_1\r\n"
+    "WEBHOOK-TIMESTAMP: 1614265330\r\n"
+    "webhook-signature: v1,a v1,b\r\n"
+    "Authorization: Bearer tok\r\n"
+    "Content-Length: 0\r\n"
+    "\r\n";
+
+TEST(auth_headers_captured_trimmed_in_any_fragmentation) {
+  const size_t steps[] = {1, 2, 7, 1 << 20};
+  for (size_t step : steps) {
+    parser ps;
+    setup(&ps);
+    CHECK_EQ_INT(feed(&ps, auth_req, sizeof(auth_req) - 1, step, NULL), HPE_PAUSED);
+    const struct {
+      int hdr;
+      const char *want;
+    } cases[] = {{HDR_SIGNATURE, "abcdef"},
+                 {HDR_HUB_SIGNATURE, "sha256=00"},
+                 {HDR_WEBHOOK_ID, "msg_1"},
+                 {HDR_WEBHOOK_TIMESTAMP, "1614265330"},
+                 {HDR_WEBHOOK_SIGNATURE, "v1,a v1,b"},
+                 {HDR_AUTHORIZATION, "Bearer tok"}};
+    for (const auto &k : cases) {
+      str v;
+      CHECK_EQ_INT(http_req_header(&ps.req, k.hdr, &v), HV_PRESENT);
+      CHECK_STR(v.base, v.len, k.want);
+    }
+    /* The next request on the same parser starts clean. */
+    http_req_reset(&ps.req);
+    llhttp_resume(&ps.p);
+    const char next[] = "GET /stats HTTP/1.1\r\n\r\n";
+    CHECK_EQ_INT(feed(&ps, next, sizeof(next) - 1, step, NULL), HPE_PAUSED);
+    str v;
+    CHECK_EQ_INT(http_req_header(&ps.req, HDR_SIGNATURE, &v), HV_ABSENT);
+    CHECK_EQ_INT(http_req_header(&ps.req, HDR_AUTHORIZATION, &v), HV_ABSENT);
+    http_req_free(&ps.req);
+  }
+}
+
+TEST(repeated_auth_header_is_marked_not_last_wins) {
+  const char req[] =
+      "POST /webhook HTTP/1.1\r\n"
+      "X-Signature: aaaa\r\n"
+      "x-signature: bbbb\r\n"
+      "Authorization: Bearer a\r\n"
+      "Authorization: Bearer b\r\n"
+      "Content-Length: 0\r\n\r\n";
+  parser ps;
+  setup(&ps);
+  CHECK_EQ_INT(feed(&ps, req, sizeof(req) - 1, 3, NULL), HPE_PAUSED);
+  str v;
+  CHECK_EQ_INT(http_req_header(&ps.req, HDR_SIGNATURE, &v), HV_DUPLICATE);
+  CHECK_EQ_INT(v.len, 0);
+  CHECK_EQ_INT(http_req_header(&ps.req, HDR_AUTHORIZATION, &v), HV_DUPLICATE);
+  http_req_free(&ps.req);
+}
+
+TEST(overlong_auth_header_is_marked_and_not_kept) {
+  std::string big(HTTP_MAX_WEBHOOK_SIGNATURE + 1, 'v');
+  std::string req = "POST /webhook HTTP/1.1\r\nwebhook-signature: " + big +
+                    "\r\nwebhook-id: after\r\nContent-Length: 0\r\n\r\n";
+  parser ps;
+  setup(&ps, 1 << 20);
+  CHECK_EQ_INT(feed(&ps, req.data(), req.size(), 1000, NULL), HPE_PAUSED);
+  str v;
+  CHECK_EQ_INT(http_req_header(&ps.req, HDR_WEBHOOK_SIGNATURE, &v), HV_TOO_LONG);
+  CHECK_EQ_INT(http_req_header(&ps.req, HDR_WEBHOOK_ID, &v), HV_PRESENT);
+  CHECK_STR(v.base, v.len, "after");
+  CHECK(ps.req.hvals.len <= 16); /* the long value was dropped */
+  http_req_free(&ps.req);
+  /* At the default header limit the same request is a 431. */
+  setup(&ps);
+  std::string huge =
+      "POST /webhook HTTP/1.1\r\nwebhook-signature: " + std::string(100 * 1024, 'v') + "\r\n\r\n";
+  feed(&ps, huge.data(), huge.size(), 4096, NULL);
+  CHECK_EQ_INT(ps.req.error_status, HTTP_HEADERS_TOO_LARGE);
   http_req_free(&ps.req);
 }
