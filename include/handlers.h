@@ -24,6 +24,9 @@ void handle_read_failed(conn *c, const store_read *r);
 
 void handle_webhook(conn *c);   /* handlers/webhook.cc */
 void handle_messages(conn *c);  /* handlers/messages.cc */
+/* GET /messages' parameters into q; every problem goes to errs (422).
+ * Exposed for the fuzz target (tests/fuzz/fuzz_query.cc). */
+void messages_parse_query(str qs, store_query *q, msg_errors *errs);
 void handle_stats(conn *c);     /* handlers/stats.cc */
 void handle_live(conn *c);      /* handlers/health.cc */
 void handle_ready(conn *c);     /* handlers/health.cc */

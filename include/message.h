@@ -39,7 +39,14 @@ struct msg_errors {
   char parse_msg[128]; /* storage for a JSON syntax error message */
 };
 
-/* Parses body[0..len) in place; body[len] must be writable (it becomes NUL).
+/* RapidJSON's in-place UTF-8 validation reads up to 3 bytes past a
+ * truncated multi-byte sequence, the terminator included (found by
+ * tests/fuzz/fuzz_message.cc: `{"i_` + F0 C5 read 2 bytes past the end):
+ * the body needs this many writable bytes after it, all set to NUL. */
+#define MSG_PARSE_PAD 4
+
+/* Parses body[0..len) in place; body[len .. len + MSG_PARSE_PAD) must be
+ * writable (they become NUL).
  * Returns 0 and fills m, or -1 with the reasons in errs. */
 int message_parse(char *body, size_t len, message *m, msg_errors *errs);
 

@@ -41,10 +41,9 @@ static int load(const char *path, row **out, size_t *n) {
       *out = p;
     }
     row *r = &(*out)[*n];
-    r->body = (char *)malloc(blen + 1);
+    r->body = (char *)malloc(blen + MSG_PARSE_PAD);
     if (!r->body) return -1;
     memcpy(r->body, tab + 1, blen);
-    r->body[blen] = 0;
     msg_errors errs;
     if (message_parse(r->body, blen, &r->m, &errs) != 0) {
       free(r->body);

@@ -2,6 +2,8 @@
  * uses and the body; enforce the header and body limits as bytes arrive. */
 #include "http.h"
 
+#include "message.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -214,7 +216,7 @@ static int on_headers_complete(llhttp_t *p) {
     return -1;
   }
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
-    if (buf_reserve(&r->body, (size_t)p->content_length + 1) != 0) {
+    if (buf_reserve(&r->body, (size_t)p->content_length + MSG_PARSE_PAD) != 0) {
       fail(p, HTTP_UNAVAILABLE, "out of memory");
       return -1;
     }
@@ -244,8 +246,9 @@ static int on_chunk_extension(llhttp_t *p, const char *, size_t n) {
 static int on_message_complete(llhttp_t *p) {
   http_req *r = REQ(p);
   r->complete = 1;
-  /* Room for the NUL the in-place JSON parser writes at body[len]. */
-  if (buf_reserve(&r->body, 1) != 0) return fail(p, HTTP_UNAVAILABLE, "out of memory");
+  /* Room for the NULs the in-place JSON parser needs after body[len]. */
+  if (buf_reserve(&r->body, MSG_PARSE_PAD) != 0)
+    return fail(p, HTTP_UNAVAILABLE, "out of memory");
   return HPE_PAUSED;
 }
 

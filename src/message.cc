@@ -156,7 +156,7 @@ int message_parse(char *body, size_t len, message *m, msg_errors *errs) {
   static rapidjson::Reader reader;
   memset(m, 0, sizeof(*m));
   errs->n = 0;
-  body[len] = 0;
+  memset(body + len, 0, MSG_PARSE_PAD);
 
   sax h = {};
   h.cur = F_NONE;

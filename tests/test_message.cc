@@ -8,7 +8,7 @@
 /* Parses a copy of json; returns 0/-1 and leaves errors in errs. */
 static int parse(const char *json, message *m, msg_errors *errs, char **keep) {
   size_t n = strlen(json);
-  char *b = (char *)malloc(n + 1);
+  char *b = (char *)malloc(n + MSG_PARSE_PAD); /* exactly the contract */
   memcpy(b, json, n);
   int rc = message_parse(b, n, m, errs);
   *keep = b;
@@ -133,6 +133,7 @@ TEST(text_limit_counts_code_points) {
     buf_puts(&j, "{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\",\"text\":\"");
     for (int i = 0; i < n; i++) buf_puts(&j, "\xc3\xa9");
     buf_puts(&j, "\"}");
+    buf_reserve(&j, MSG_PARSE_PAD);
     message m;
     msg_errors e;
     int rc = message_parse(j.data, j.len, &m, &e);
@@ -146,6 +147,7 @@ TEST(deep_nesting_rejected_cleanly) {
   buf j = {};
   buf_puts(&j, "{\"x\":");
   for (int i = 0; i < 100000; i++) buf_putc(&j, '[');
+  buf_reserve(&j, MSG_PARSE_PAD);
   message m;
   msg_errors e;
   CHECK_EQ_INT(message_parse(j.data, j.len, &m, &e), -1);
@@ -154,7 +156,7 @@ TEST(deep_nesting_rejected_cleanly) {
 }
 
 TEST(raw_nul_in_body_rejected) {
-  char body[] = "{\"message_id\":\"m\"}\0garbage";
+  char body[] = "{\"message_id\":\"m\"}\0garbage"; /* 4+ bytes after the body */
   message m;
   msg_errors e;
   CHECK_EQ_INT(message_parse(body, sizeof(body) - 1, &m, &e), -1);
@@ -196,4 +198,20 @@ TEST(msisdn_rules) {
   CHECK(!msisdn_valid("+", 1));
   CHECK(!msisdn_valid("12", 2));
   CHECK(!msisdn_valid("+1 2", 4));
+}
+
+/* Found by tests/fuzz/fuzz_message.cc: a string ending in a truncated
+ * 4-byte UTF-8 sequence made RapidJSON's validation read past the NUL; the
+ * body now carries MSG_PARSE_PAD NULs (ASan catches a regression). */
+TEST(truncated_utf8_at_the_end_stays_in_bounds) {
+  static const char *const cases[] = {"{\"i_\xf0\xc5", "{\"i_\xf0", "{\"a\":\"\xe2\x82",
+                                      "\"\xf4\x8f\xbf"};
+  for (const char *json : cases) {
+    message m;
+    msg_errors e;
+    char *keep;
+    CHECK_EQ_INT(parse(json, &m, &e, &keep), -1);
+    CHECK(body_error(&e));
+    free(keep);
+  }
 }

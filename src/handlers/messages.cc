@@ -32,7 +32,7 @@ static int parse_int(const char *s, size_t n, int64_t *out) {
 }
 
 /* Fills q from the query string; errors go to errs. */
-static void parse_query(str qs, store_query *q, msg_errors *errs) {
+void messages_parse_query(str qs, store_query *q, msg_errors *errs) {
   /* The whole struct (1.1 KiB, tens of nanoseconds): a field added later
    * can never keep the previous request's value. */
   memset(q, 0, sizeof(*q));
@@ -150,7 +150,7 @@ void handle_messages(conn *c) {
   }
   msg_errors errs;
   errs.n = 0;
-  parse_query(http_req_query(&c->req), &r->query, &errs);
+  messages_parse_query(http_req_query(&c->req), &r->query, &errs);
   if (errs.n) {
     buf_reset(&c->out);
     msg_errors_json(&errs, &c->out);
