@@ -202,6 +202,11 @@ static int on_headers_complete(llhttp_t *p) {
   http_req *r = REQ(p);
   r->method = llhttp_get_method(p);
   r->headers_done = 1;
+  if (llhttp_get_http_major(p) == 0 && llhttp_get_http_minor(p) == 9) {
+    /* llhttp's reading of a request line without a version */
+    fail(p, HTTP_BAD_REQUEST, "malformed request line: no HTTP version");
+    return -1;
+  }
   if (llhttp_get_http_major(p) != 1) {
     fail(p, HTTP_VERSION_NOT_SUPPORTED, "only HTTP/1.0 and HTTP/1.1 are supported");
     return -1;

@@ -203,6 +203,20 @@ TEST(http2_preface_is_rejected) {
   setup(&ps);
   const char req[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
   CHECK(feed(&ps, req, sizeof(req) - 1, 1 << 20, NULL) != HPE_PAUSED);
+  CHECK_EQ_INT(ps.req.error_status, HTTP_VERSION_NOT_SUPPORTED);
+  http_req_free(&ps.req);
+}
+
+/* A request line without a version is malformed (400), not a version we
+ * do not support (505): llhttp reads it as HTTP/0.9. */
+TEST(request_line_without_version_is_400) {
+  parser ps;
+  setup(&ps);
+  const char req[] = "GET /health/live\r\n\r\n";
+  llhttp_errno_t e = feed(&ps, req, sizeof(req) - 1, 1 << 20, NULL);
+  CHECK(e != HPE_PAUSED && e != HPE_OK);
+  CHECK(ps.req.error_status == 0 || ps.req.error_status == HTTP_BAD_REQUEST);
+  CHECK(ps.req.error_status != HTTP_VERSION_NOT_SUPPORTED);
   http_req_free(&ps.req);
 }
 
