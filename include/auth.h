@@ -111,7 +111,7 @@ struct auth_secrets {
   auth_secret e[AUTH_MAX_SECRETS];
 };
 
-/* Static bearer tokens, kept only as BLAKE2b-256 digests so a comparison
+/* Static bearer tokens, kept only as SHA-256 digests so a comparison
  * takes the same time whatever the presented token's length or bytes. */
 struct auth_tokens {
   int n;

@@ -23,7 +23,9 @@ ARCHES = [HOST] + (["arm64"] if HOST != "arm64" else [])
 # Stripped static binary budgets, in bytes (README "Footprint"). arm64 is
 # under 2 MB; x86_64 carries ~340 KB of CPU-specific variants of glibc's
 # string and libm's math functions that arm64 does not have (see README).
-BUDGET = {"arm64": 2_000_000, "amd64": 2_400_000}
+# amd64 was 2,400,000 until the storage indexer, the console and the
+# authentication schemes (issues 10, 13, 14) brought it to 2,422,056.
+BUDGET = {"arm64": 2_000_000, "amd64": 2_450_000}
 
 
 def copy_tree(dest):
