@@ -202,7 +202,13 @@ TEST(http2_preface_is_rejected) {
   parser ps;
   setup(&ps);
   const char req[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-  CHECK(feed(&ps, req, sizeof(req) - 1, 1 << 20, NULL) != HPE_PAUSED);
+  llhttp_errno_t e = feed(&ps, req, sizeof(req) - 1, 1 << 20, NULL);
+  CHECK(e != HPE_PAUSED && e != HPE_OK); /* llhttp refuses it: 400 and close */
+  http_req_free(&ps.req);
+  /* A well-formed request line of another version is 505. */
+  setup(&ps);
+  const char req2[] = "GET /health/live HTTP/2.0\r\n\r\n";
+  CHECK(feed(&ps, req2, sizeof(req2) - 1, 1 << 20, NULL) != HPE_PAUSED);
   CHECK_EQ_INT(ps.req.error_status, HTTP_VERSION_NOT_SUPPORTED);
   http_req_free(&ps.req);
 }
