@@ -156,10 +156,12 @@ TEST(deep_nesting_rejected_cleanly) {
 }
 
 TEST(raw_nul_in_body_rejected) {
-  char body[] = "{\"message_id\":\"m\"}\0garbage"; /* 4+ bytes after the body */
+  static const char text[] = "{\"message_id\":\"m\"}\0garbage";
+  char body[sizeof(text) - 1 + MSG_PARSE_PAD]; /* the body, then the padding */
+  memcpy(body, text, sizeof(text) - 1);
   message m;
   msg_errors e;
-  CHECK_EQ_INT(message_parse(body, sizeof(body) - 1, &m, &e), -1);
+  CHECK_EQ_INT(message_parse(body, sizeof(text) - 1, &m, &e), -1);
   CHECK(body_error(&e));
 }
 
