@@ -12,7 +12,7 @@ enum route_id {
   ROUTE_READY,
   ROUTE_METRICS,
   ROUTE_DASHBOARD,
-  ROUTE_UI,         /* the console: page, script, icon, API */
+  ROUTE_UI, /* the console: page, script, icon, API */
   ROUTE_APP_JS,
   ROUTE_FAVICON,
   ROUTE_EVENTS,

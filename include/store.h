@@ -61,7 +61,7 @@ struct store_query {
   size_t from_len;
   char since_key[MSG_TS_KEY_MAX + 1]; /* ts_parse key of since */
   size_t since_len;
-  char q[STORE_MAX_NEEDLE];           /* raw (not folded) needle; empty = none */
+  char q[STORE_MAX_NEEDLE]; /* raw (not folded) needle; empty = none */
   size_t q_len;
 };
 
@@ -81,7 +81,7 @@ struct store_stats {
   int ntop;
   store_sender top[STORE_TOP_SENDERS]; /* by count desc, then from */
   char first_ts[MSG_TS_MAX + 1], last_ts[MSG_TS_MAX + 1];
-  size_t first_len, last_len;          /* 0: no messages (null) */
+  size_t first_len, last_len; /* 0: no messages (null) */
 };
 
 struct store_read;
@@ -94,21 +94,21 @@ typedef void (*store_render_fn)(store_read *r);
  * reused), fills the "in" part, and must not touch it until `done` runs. */
 struct store_read {
   /* in */
-  int kind;                  /* store_read_kind */
-  store_query query;         /* STORE_READ_MESSAGES */
-  store_render_fn render;    /* may be NULL */
+  int kind;               /* store_read_kind */
+  store_query query;      /* STORE_READ_MESSAGES */
+  store_render_fn render; /* may be NULL */
   store_read_cb done;
   void *arg;
   /* out */
-  int rc;                    /* 0, STORE_BUSY (503) or STORE_ERROR (500) */
-  char err[256];             /* the database's message when rc != 0 */
-  int64_t total;             /* STORE_READ_MESSAGES: rows matching */
+  int rc;        /* 0, STORE_BUSY (503) or STORE_ERROR (500) */
+  char err[256]; /* the database's message when rc != 0 */
+  int64_t total; /* STORE_READ_MESSAGES: rows matching */
   int nrows;
   store_row rows[STORE_MAX_LIMIT];
-  store_stats stats;         /* STORE_READ_STATS */
-  buf arena;                 /* bytes the rows point into */
-  buf out;                   /* rendered body */
-  uint64_t gen;              /* store generation when submitted (cache tag) */
+  store_stats stats; /* STORE_READ_STATS */
+  buf arena;         /* bytes the rows point into */
+  buf out;           /* rendered body */
+  uint64_t gen;      /* store generation when submitted (cache tag) */
   /* engine-private */
   store_read *next;
   void *priv;
@@ -118,11 +118,11 @@ struct store_read {
 
 /* What metrics and readiness read (loop thread). */
 struct store_gauges {
-  uint32_t queue_depth;      /* webhooks queued or committing */
-  uint64_t db_errors;        /* failed batches and reads */
-  int64_t index_lag_rows;    /* committed rows not yet indexed; -1: no indexer */
-  uint64_t rows_write_bytes; /* bytes written for the rows (acknowledging path) */
-  uint64_t index_write_bytes;/* bytes written for derived structures */
+  uint32_t queue_depth;       /* webhooks queued or committing */
+  uint64_t db_errors;         /* failed batches and reads */
+  int64_t index_lag_rows;     /* committed rows not yet indexed; -1: no indexer */
+  uint64_t rows_write_bytes;  /* bytes written for the rows (acknowledging path) */
+  uint64_t index_write_bytes; /* bytes written for derived structures */
 };
 
 /* Events for histograms (loop thread); any may be NULL. */
@@ -138,9 +138,9 @@ struct store_engine {
   const char *name; /* "sqlite", "postgres" */
   int (*submit)(store *st, const message *m, int64_t now_ms, store_submit_cb cb, void *arg);
   int (*read)(store *st, store_read *r);
-  int (*idle)(const store *st);    /* nothing queued or running */
-  void (*shutdown)(store *st);     /* stop background work; idle follows */
-  void (*close)(store *st);        /* requires idle */
+  int (*idle)(const store *st); /* nothing queued or running */
+  void (*shutdown)(store *st);  /* stop background work; idle follows */
+  void (*close)(store *st);     /* requires idle */
   void (*gauges)(const store *st, store_gauges *g);
   /* Reason the store cannot take writes now (readiness), or NULL. */
   const char *(*unready)(const store *st, int64_t now_ms);
@@ -152,12 +152,12 @@ struct store_engine {
 struct store {
   const store_engine *e;
   uv_loop_t *loop;
-  uint64_t generation;       /* bumped before acknowledging created rows */
-  int cacheable;             /* reads may be cached by generation (one writer) */
+  uint64_t generation; /* bumped before acknowledging created rows */
+  int cacheable;       /* reads may be cached by generation (one writer) */
   store_hooks hooks;
   void (*idle_cb)(void *);
   void *idle_arg;
-  char url[1024];            /* for logs, without a password */
+  char url[1024]; /* for logs, without a password */
 };
 
 /* Opens the engine DATABASE_URL names. Start-up only: may migrate on the

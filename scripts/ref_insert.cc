@@ -98,8 +98,10 @@ int main(int argc, char **argv) {
       const str f[6] = {m->message_id, m->from, m->to, m->ts, str{m->ts_key, m->ts_key_len},
                         m->text};
       for (int i = 0; i < 6; i++) {
-        if (i == 5 && !f[i].base) sqlite3_bind_null(ins, i + 1);
-        else sqlite3_bind_text(ins, i + 1, f[i].base, (int)f[i].len, SQLITE_STATIC);
+        if (i == 5 && !f[i].base)
+          sqlite3_bind_null(ins, i + 1);
+        else
+          sqlite3_bind_text(ins, i + 1, f[i].base, (int)f[i].len, SQLITE_STATIC);
       }
       sqlite3_bind_text(ins, 7, now, CLOCK_ISO_LEN, SQLITE_STATIC);
       if (sqlite3_step(ins) != SQLITE_DONE) return 1;

@@ -20,10 +20,14 @@ struct results {
 
 static inline void on_insert(void *arg, int result, const char *) {
   results *r = (results *)arg;
-  if (result == STORE_CREATED) r->created++;
-  else if (result == STORE_DUPLICATE) r->duplicate++;
-  else if (result == STORE_BUSY) r->busy++;
-  else r->error++;
+  if (result == STORE_CREATED)
+    r->created++;
+  else if (result == STORE_DUPLICATE)
+    r->duplicate++;
+  else if (result == STORE_BUSY)
+    r->busy++;
+  else
+    r->error++;
 }
 
 static int batches, max_batch, index_batches;
@@ -135,6 +139,5 @@ static inline store_read *read_now(fixture *f, int kind, const store_query *q) {
   while (reads_done == before) uv_run(&f->loop, UV_RUN_ONCE);
   return r;
 }
-
 
 #endif

@@ -29,7 +29,8 @@ static int make_rows(fixture *f, int n) {
   snprintf(sql, sizeof(sql),
            "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < %d)"
            " INSERT INTO messages(message_id, from_msisdn, to_msisdn, ts, ts_key, text, created_at)"
-           " SELECT 'm' || i, '+1' || (i %% 7), '+2', 'x', printf('2025-01-%%02dT%%02d:00:00', 1 + i %% 28,"
+           " SELECT 'm' || i, '+1' || (i %% 7), '+2', 'x', printf('2025-01-%%02dT%%02d:00:00', 1 + "
+           "i %% 28,"
            " i %% 24), CASE WHEN i %% 3 = 0 THEN 'Hello ' || i ELSE 'bye' END, 'now' FROM k",
            n);
   CHECK_EQ_INT(sql_rows(f->dir, sql), 0);

@@ -13,10 +13,10 @@
 #include "server.h"
 
 struct sample_job {
-  job j;                         /* must stay first */
+  job j; /* must stay first */
   metrics_sample sample;
-  const char *const *db_files;   /* the store's; valid while it is open */
-  conn *c;                       /* loop side only */
+  const char *const *db_files; /* the store's; valid while it is open */
+  conn *c;                     /* loop side only */
 };
 
 static void sample_work(job *j) {

@@ -7,8 +7,10 @@
 #include "handlers.h"
 
 static void put_ts(buf *b, const char *ts, size_t len) {
-  if (len) json_put_str(b, ts, len);
-  else buf_puts(b, "null");
+  if (len)
+    json_put_str(b, ts, len);
+  else
+    buf_puts(b, "null");
 }
 
 /* Worker thread. */

@@ -18,9 +18,9 @@
 /* ---- Counting VFS --------------------------------------------------------- */
 
 struct count_file {
-  sqlite3_file base;      /* must stay first: its pMethods is ours */
+  sqlite3_file base; /* must stay first: its pMethods is ours */
   uint64_t *counter;
-  sqlite3_file real[1];   /* the wrapped file; szOsFile of the real VFS follows */
+  sqlite3_file real[1]; /* the wrapped file; szOsFile of the real VFS follows */
 };
 
 static sqlite3_vfs count_vfs;
@@ -34,7 +34,9 @@ static size_t index_path_len;
 #define FWD(name, ...) REAL(f)->pMethods->name(REAL(f), ##__VA_ARGS__)
 
 static int c_close(sqlite3_file *f) { return FWD(xClose); }
-static int c_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off) { return FWD(xRead, p, n, off); }
+static int c_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off) {
+  return FWD(xRead, p, n, off);
+}
 static int c_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off) {
   __atomic_fetch_add(((count_file *)f)->counter, (uint64_t)n, __ATOMIC_RELAXED);
   return FWD(xWrite, p, n, off);
@@ -51,10 +53,14 @@ static int c_dev(sqlite3_file *f) { return FWD(xDeviceCharacteristics); }
 static int c_shmmap(sqlite3_file *f, int pg, int sz, int ext, void volatile **pp) {
   return FWD(xShmMap, pg, sz, ext, pp);
 }
-static int c_shmlock(sqlite3_file *f, int off, int n, int flags) { return FWD(xShmLock, off, n, flags); }
+static int c_shmlock(sqlite3_file *f, int off, int n, int flags) {
+  return FWD(xShmLock, off, n, flags);
+}
 static void c_shmbarrier(sqlite3_file *f) { FWD(xShmBarrier); }
 static int c_shmunmap(sqlite3_file *f, int del) { return FWD(xShmUnmap, del); }
-static int c_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp) { return FWD(xFetch, off, n, pp); }
+static int c_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp) {
+  return FWD(xFetch, off, n, pp);
+}
 static int c_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p) { return FWD(xUnfetch, off, p); }
 
 static int c_open(sqlite3_vfs *, sqlite3_filename name, sqlite3_file *f, int flags, int *out) {
@@ -82,10 +88,10 @@ int sq_vfs_install(void) {
   count_vfs.xOpen = c_open;
   for (int v = 1; v <= 3; v++) {
     sqlite3_io_methods *m = &count_methods[v - 1];
-    *m = sqlite3_io_methods{v,        c_close,  c_read,      c_write,    c_truncate,
-                            c_sync,   c_size,   c_lock,      c_unlock,   c_check,
-                            c_fcntl,  c_sector, c_dev,       c_shmmap,   c_shmlock,
-                            c_shmbarrier, c_shmunmap, c_fetch, c_unfetch};
+    *m = sqlite3_io_methods{v,        c_close,  c_read,    c_write,      c_truncate, c_sync,
+                            c_size,   c_lock,   c_unlock,  c_check,      c_fcntl,    c_sector,
+                            c_dev,    c_shmmap, c_shmlock, c_shmbarrier, c_shmunmap, c_fetch,
+                            c_unfetch};
   }
   if (sqlite3_vfs_register(&count_vfs, 1) != SQLITE_OK) return -1;
   done = 1;
@@ -95,8 +101,8 @@ int sq_vfs_install(void) {
 /* Called before any connection opens (start-up, loop thread). */
 void sq_vfs_set_index_path(const char *ipath) {
   /* xOpen sees full path names: compare against the same form. */
-  if (!real_vfs || real_vfs->xFullPathname(real_vfs, ipath, (int)sizeof(index_path),
-                                           index_path) != SQLITE_OK)
+  if (!real_vfs ||
+      real_vfs->xFullPathname(real_vfs, ipath, (int)sizeof(index_path), index_path) != SQLITE_OK)
     snprintf(index_path, sizeof(index_path), "%s", ipath);
   index_path_len = strlen(index_path);
 }
@@ -135,8 +141,10 @@ static void sql_fold(sqlite3_context *ctx, int, sqlite3_value **argv) {
     sqlite3_result_error_nomem(ctx);
     return;
   }
-  if (out.data) sqlite3_result_text(ctx, out.data, (int)out.len, free); /* SQLite frees */
-  else sqlite3_result_text(ctx, "", 0, SQLITE_STATIC);
+  if (out.data)
+    sqlite3_result_text(ctx, out.data, (int)out.len, free); /* SQLite frees */
+  else
+    sqlite3_result_text(ctx, "", 0, SQLITE_STATIC);
 }
 
 /* ---- Connections ---------------------------------------------------------- */

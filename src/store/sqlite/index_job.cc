@@ -65,8 +65,10 @@ static void index_done(job *j, int cancelled) {
   }
   if (ix->n != 0 && st->base.hooks.index)
     st->base.hooks.index(ix->n > 0 ? ix->n : 0, ix->duration_ns, ok);
-  if (!ok) arm(st, RETRY_MS);
-  else if (st->last_id > st->mark) sq_indexer_kick(st);
+  if (!ok)
+    arm(st, RETRY_MS);
+  else if (st->last_id > st->mark)
+    sq_indexer_kick(st);
   store_notify_idle(&st->base);
 }
 
@@ -75,8 +77,10 @@ static void start_job(sq *st) {
   if (ix->running || ix->stopping) return;
   ix->st = st;
   ix->mark_in = st->mark;
-  if (job_submit(st->base.loop, &ix->j, index_work, index_done) == 0) ix->running = 1;
-  else arm(st, RETRY_MS);
+  if (job_submit(st->base.loop, &ix->j, index_work, index_done) == 0)
+    ix->running = 1;
+  else
+    arm(st, RETRY_MS);
 }
 
 void sq_indexer_kick(sq *st) {
@@ -84,7 +88,8 @@ void sq_indexer_kick(sq *st) {
   if (ix->running || ix->stopping || ix->timer_on) return;
   if (st->last_id - st->mark < (int64_t)st->index_batch / 4 && st->index_ready)
     arm(st, SQ_INDEX_DEBOUNCE_MS);
-  else start_job(st);
+  else
+    start_job(st);
 }
 
 /* Start-up (loop not running yet): connect, read the mark, start catching up. */

@@ -21,7 +21,7 @@
 #include "sq.h"
 
 enum {
-  IX_CHECK,   /* rows_id, epoch, max(id) of the rows file */
+  IX_CHECK, /* rows_id, epoch, max(id) of the rows file */
   IX_LOAD,
   IX_BEGIN,
   IX_STATE,
@@ -154,8 +154,8 @@ static int run(sqlite3_stmt *s) {
 }
 
 /* Worker thread; see the contract in sq.h. */
-int sq_index_batch(sqlite3 *db, sqlite3_stmt **st, int max, int64_t *mark, int *rebuilt,
-                   char *err, size_t errlen) {
+int sq_index_batch(sqlite3 *db, sqlite3_stmt **st, int max, int64_t *mark, int *rebuilt, char *err,
+                   size_t errlen) {
   int rc, n = 0;
   int64_t max_id = 0, epoch = 0, s_epoch = 0, s_mark = 0;
   char rows_id[64] = "", s_rows_id[64] = "";

@@ -29,7 +29,8 @@ static const char *const fixed_sql[RS_PAGE] = {
     /* RS_END */ "COMMIT",
     /* RS_STATE */ "SELECT mark, messages, senders FROM ix.state WHERE id = 1",
     /* RS_VERSION */ "PRAGMA main.user_version",
-    /* RS_ROW */ "SELECT message_id, from_msisdn, to_msisdn, ts, text FROM main.messages WHERE id = ?1",
+    /* RS_ROW */
+    "SELECT message_id, from_msisdn, to_msisdn, ts, text FROM main.messages WHERE id = ?1",
     /* RS_FTS_COUNT */ "SELECT count(*) FROM ix.fts WHERE fts MATCH ?1",
     /* RS_TAIL_COUNT */ "SELECT count(*) FROM main.messages WHERE id > ?1",
     /* RS_SENDER_N */
@@ -60,7 +61,8 @@ void sq_queries_init(void) {
     const char *src = from ? "ix.by_from t" : "ix.by_ts t";
     if (qm == QM_TRI)
       snprintf(arm, sizeof(arm),
-               "FROM ix.fts f CROSS JOIN main.messages m ON m.id = f.rowid WHERE f.fts MATCH :phrase%s%s",
+               "FROM ix.fts f CROSS JOIN main.messages m ON m.id = f.rowid WHERE f.fts MATCH "
+               ":phrase%s%s",
                from ? " AND m.from_msisdn = :from" : "", since ? " AND m.ts_key >= :since" : "");
     else
       snprintf(arm, sizeof(arm), "FROM %s%s WHERE %s%s%s", src,
@@ -70,7 +72,8 @@ void sq_queries_init(void) {
     snprintf(tail, sizeof(tail), "FROM main.messages m WHERE m.id > :mark%s%s%s",
              from ? " AND m.from_msisdn = :from" : "", since ? " AND m.ts_key >= :since" : "",
              qm ? " AND hookd_contains(m.text, :needle)" : "");
-    const char *cols = qm == QM_TRI ? "m.ts_key, m.message_id, m.id" : "t.ts_key, t.message_id, t.id";
+    const char *cols =
+        qm == QM_TRI ? "m.ts_key, m.message_id, m.id" : "t.ts_key, t.message_id, t.id";
     for (int desc = 0; desc < 2; desc++)
       snprintf(page_sql[page_variant(qm, from, since, desc)], sizeof(page_sql[0]),
                "SELECT %s %s UNION ALL SELECT m.ts_key, m.message_id, m.id %s"
@@ -78,7 +81,8 @@ void sq_queries_init(void) {
                cols, arm, tail, desc ? " DESC" : "", desc ? " DESC" : "");
     /* The indexed part of a total: a maintained count where one answers. */
     char idx[640];
-    if (qm == QM_NONE && !from && !since) snprintf(idx, sizeof(idx), ":messages");
+    if (qm == QM_NONE && !from && !since)
+      snprintf(idx, sizeof(idx), ":messages");
     else if (qm == QM_NONE && from && !since)
       snprintf(idx, sizeof(idx),
                "coalesce((SELECT n FROM ix.sender_counts WHERE from_msisdn = :from), 0)");
@@ -86,8 +90,10 @@ void sq_queries_init(void) {
       snprintf(idx, sizeof(idx),
                "(SELECT coalesce(sum(n), 0) FROM ix.ts_hours WHERE hour > :hour) + (SELECT "
                "count(*) FROM ix.by_ts t WHERE t.ts_key >= :since AND t.ts_key < :hour_end)");
-    else if (qm == QM_TRI && !from && !since) snprintf(idx, sizeof(idx), ":fts_n");
-    else snprintf(idx, sizeof(idx), "(SELECT count(*) %s)", arm);
+    else if (qm == QM_TRI && !from && !since)
+      snprintf(idx, sizeof(idx), ":fts_n");
+    else
+      snprintf(idx, sizeof(idx), "(SELECT count(*) %s)", arm);
     snprintf(count_sql[c], sizeof(count_sql[0]), "SELECT %s + (SELECT count(*) %s)", idx, tail);
   }
 }
@@ -113,16 +119,24 @@ static void bind_all(sqlite3_stmt *s, const params *p) {
     if (!name) continue;
     name++; /* skip ':' */
     const store_query *q = p->q;
-    if (!strcmp(name, "mark")) sqlite3_bind_int64(s, i, p->mark);
-    else if (!strcmp(name, "messages")) sqlite3_bind_int64(s, i, p->messages);
-    else if (!strcmp(name, "fts_n")) sqlite3_bind_int64(s, i, p->fts_n);
-    else if (!strcmp(name, "limit")) sqlite3_bind_int64(s, i, q->limit);
-    else if (!strcmp(name, "offset")) sqlite3_bind_int64(s, i, q->offset);
-    else if (!strcmp(name, "from")) sqlite3_bind_text(s, i, q->from, (int)q->from_len, SQLITE_STATIC);
+    if (!strcmp(name, "mark"))
+      sqlite3_bind_int64(s, i, p->mark);
+    else if (!strcmp(name, "messages"))
+      sqlite3_bind_int64(s, i, p->messages);
+    else if (!strcmp(name, "fts_n"))
+      sqlite3_bind_int64(s, i, p->fts_n);
+    else if (!strcmp(name, "limit"))
+      sqlite3_bind_int64(s, i, q->limit);
+    else if (!strcmp(name, "offset"))
+      sqlite3_bind_int64(s, i, q->offset);
+    else if (!strcmp(name, "from"))
+      sqlite3_bind_text(s, i, q->from, (int)q->from_len, SQLITE_STATIC);
     else if (!strcmp(name, "since"))
       sqlite3_bind_text(s, i, q->since_key, (int)q->since_len, SQLITE_STATIC);
-    else if (!strcmp(name, "hour")) sqlite3_bind_text(s, i, p->hour, 13, SQLITE_STATIC);
-    else if (!strcmp(name, "hour_end")) sqlite3_bind_text(s, i, p->hour_end, 14, SQLITE_STATIC);
+    else if (!strcmp(name, "hour"))
+      sqlite3_bind_text(s, i, p->hour, 13, SQLITE_STATIC);
+    else if (!strcmp(name, "hour_end"))
+      sqlite3_bind_text(s, i, p->hour_end, 14, SQLITE_STATIC);
     else if (!strcmp(name, "needle"))
       sqlite3_bind_text(s, i, p->needle->data ? p->needle->data : "", (int)p->needle->len,
                         SQLITE_STATIC);
@@ -226,8 +240,7 @@ int sq_read_messages(store_read *r, sq_reader *rd, int64_t mark, int64_t message
     if (e) goto done;
     /* Walking costs about (offset + limit) * all / n rows; the index plan
      * sorts all n matches. */
-    if (q->has_from ? sender_rows < p.fts_n
-                    : (q->offset + q->limit) * all < 4 * p.fts_n * p.fts_n)
+    if (q->has_from ? sender_rows < p.fts_n : (q->offset + q->limit) * all < 4 * p.fts_n * p.fts_n)
       qm = QM_WALK;
   }
   {

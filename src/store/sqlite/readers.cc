@@ -21,9 +21,8 @@ struct sq_readjob {
 };
 
 sqlite3_stmt *sq_rstmt(store_read *r, sq_reader *rd, int id) {
-  if (!rd->stmts[id] && sqlite3_prepare_v3(rd->db, sq_rstmt_sql(id), -1,
-                                           SQLITE_PREPARE_PERSISTENT, &rd->stmts[id],
-                                           NULL) != SQLITE_OK) {
+  if (!rd->stmts[id] && sqlite3_prepare_v3(rd->db, sq_rstmt_sql(id), -1, SQLITE_PREPARE_PERSISTENT,
+                                           &rd->stmts[id], NULL) != SQLITE_OK) {
     snprintf(r->err, sizeof(r->err), "prepare: %s", sqlite3_errmsg(rd->db));
     return NULL;
   }
@@ -100,9 +99,11 @@ static void read_work(job *j) {
         r->rc = STORE_ERROR;
         if (v && (rc = sqlite3_step(v)) == SQLITE_ROW) {
           int version = sqlite3_column_int(v, 0);
-          if (version == SQ_ROWS_VERSION) r->rc = 0;
-          else snprintf(r->err, sizeof(r->err), "schema version %d, expected %d", version,
-                        SQ_ROWS_VERSION);
+          if (version == SQ_ROWS_VERSION)
+            r->rc = 0;
+          else
+            snprintf(r->err, sizeof(r->err), "schema version %d, expected %d", version,
+                     SQ_ROWS_VERSION);
         } else if (v) {
           r->rc = sq_step_err(r, rd->db, rc);
         }
@@ -180,8 +181,10 @@ int sq_read(store *base, store_read *r) {
     if (!st->readers[i].busy) return read_begin(st, r, i) == 0 ? 0 : STORE_E_FULL;
   }
   if (st->r_len >= st->max_queue) return STORE_E_FULL;
-  if (st->r_tail) st->r_tail->next = r;
-  else st->r_head = r;
+  if (st->r_tail)
+    st->r_tail->next = r;
+  else
+    st->r_head = r;
   st->r_tail = r;
   st->r_len++;
   return 0;

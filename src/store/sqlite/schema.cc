@@ -18,7 +18,7 @@ static const char rows_v3[] =
     "  message_id TEXT NOT NULL,"
     "  from_msisdn TEXT NOT NULL,"
     "  to_msisdn TEXT NOT NULL,"
-    "  ts TEXT NOT NULL,"         /* exactly as received */
+    "  ts TEXT NOT NULL," /* exactly as received */
     "  text TEXT,"
     "  created_at TEXT NOT NULL," /* server time, ISO-8601 UTC */
     "  ts_key TEXT NOT NULL"      /* chronological sort key of ts */

@@ -63,9 +63,9 @@ struct sq_batch {
   sq_insert *head;
   int n, created;
   int ok, busy;
-  int ckpt_first;     /* fold the WAL's rest into the database first */
-  int wal_frames;     /* frames in the WAL after the commit (wal_hook) */
-  int64_t last_id;    /* highest row id after the commit */
+  int ckpt_first;  /* fold the WAL's rest into the database first */
+  int wal_frames;  /* frames in the WAL after the commit (wal_hook) */
+  int64_t last_id; /* highest row id after the commit */
   uint64_t duration_ns;
   char err[256];
 };
@@ -87,33 +87,33 @@ enum sq_rstmt {
   RS_ROW,     /* one row by id */
   RS_FTS_COUNT,
   RS_TAIL_COUNT,
-  RS_SENDER_N,  /* indexed count of one sender */
+  RS_SENDER_N, /* indexed count of one sender */
   RS_STATS_SENDERS_NEW,
   RS_STATS_TOP,
-  RS_PAGE,                    /* + page variant (queries.cc) */
-  RS_COUNT = RS_PAGE + 24,    /* + count variant */
+  RS_PAGE,                 /* + page variant (queries.cc) */
+  RS_COUNT = RS_PAGE + 24, /* + count variant */
   RS_NSTMT = RS_COUNT + 12
 };
 
 struct sq_reader {
   sqlite3 *db; /* rows file with the index attached as `ix`; opened lazily */
   sqlite3_stmt *stmts[RS_NSTMT];
-  int busy;    /* loop side: a job holds it */
+  int busy; /* loop side: a job holds it */
 };
 
 struct sq_indexer {
   job j;
   sq *st;
-  sqlite3 *db;        /* index file (main) + rows file attached as `r` */
+  sqlite3 *db; /* index file (main) + rows file attached as `r` */
   sqlite3_stmt **stmts;
   int running;
   int stopping;
-  uv_timer_t timer;   /* debounce for small batches */
+  uv_timer_t timer; /* debounce for small batches */
   int timer_on;
-  int64_t mark_in;    /* worker: mark before the batch */
-  int64_t mark;       /* after the batch (loop copy: st->mark) */
+  int64_t mark_in; /* worker: mark before the batch */
+  int64_t mark;    /* after the batch (loop copy: st->mark) */
   int n, ok;
-  int rebuilt;        /* the batch found the index stale and reset it */
+  int rebuilt; /* the batch found the index stale and reset it */
   uint64_t duration_ns;
   char err[256];
 };
@@ -131,17 +131,17 @@ struct sq {
   uint32_t q_len; /* waiting + committing */
   int batch_running;
   sq_batch batch;
-  int64_t last_id;     /* highest committed row id */
-  int wal_frames;      /* rows WAL frames after the last commit */
-  int restart_wanted;  /* a background checkpoint caught up: fold the rest */
+  int64_t last_id;    /* highest committed row id */
+  int wal_frames;     /* rows WAL frames after the last commit */
+  int restart_wanted; /* a background checkpoint caught up: fold the rest */
   sq_ckpt ckpt;
   int ckpt_running;
   int64_t write_fail_ms;
   char write_err[256];
   /* indexer */
   sq_indexer ix;
-  int64_t mark;        /* index high-water mark as last committed */
-  int index_ready;     /* first catch-up done (for STATUS/readiness) */
+  int64_t mark;    /* index high-water mark as last committed */
+  int index_ready; /* first catch-up done (for STATUS/readiness) */
   /* readers */
   sq_reader readers[STORE_MAX_READERS];
   int nreaders, reads_running;

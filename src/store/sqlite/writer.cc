@@ -105,8 +105,10 @@ int sq_submit(store *base, const message *m, int64_t now_ms, store_submit_cb cb,
   it->cb = cb;
   it->arg = arg;
   it->next = NULL;
-  if (st->q_tail) st->q_tail->next = it;
-  else st->q_head = it;
+  if (st->q_tail)
+    st->q_tail->next = it;
+  else
+    st->q_head = it;
   st->q_tail = it;
   st->q_len++;
   if (!st->batch_running) batch_start(st);
@@ -130,8 +132,8 @@ static void batch_work(job *j) {
   if (b->ckpt_first) {
     /* Fold in what the background checkpoint missed; a few frames. Past the
      * hard bound, RESTART waits for readers so the WAL cannot grow on. */
-    int mode = st->wal_frames > SQ_WAL_HARD_FRAMES ? SQLITE_CHECKPOINT_RESTART
-                                                   : SQLITE_CHECKPOINT_PASSIVE;
+    int mode =
+        st->wal_frames > SQ_WAL_HARD_FRAMES ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
     sqlite3_wal_checkpoint_v2(db, "main", mode, NULL, NULL);
   }
   rc = step_reset(st->w_begin);
@@ -139,8 +141,10 @@ static void batch_work(job *j) {
   for (sq_insert *it = b->head; it; it = it->next) {
     sqlite3_stmt *ins = st->w_insert;
     for (int i = 0; i < F_NFIELDS; i++) {
-      if (i == F_TEXT && !it->has_text) sqlite3_bind_null(ins, i + 1);
-      else sqlite3_bind_text(ins, i + 1, it->data + it->off[i], (int)it->len[i], SQLITE_STATIC);
+      if (i == F_TEXT && !it->has_text)
+        sqlite3_bind_null(ins, i + 1);
+      else
+        sqlite3_bind_text(ins, i + 1, it->data + it->off[i], (int)it->len[i], SQLITE_STATIC);
     }
     sqlite3_bind_text(ins, F_NFIELDS + 1, it->created_at, CLOCK_ISO_LEN, SQLITE_STATIC);
     rc = step_reset(ins);
@@ -183,8 +187,8 @@ static void ckpt_work(job *j) {
     }
     sq_exec(c->db, "PRAGMA cache_size=16", c->err, sizeof(c->err));
   }
-  c->rc = sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, &c->log,
-                                    &c->done_frames);
+  c->rc =
+      sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, &c->log, &c->done_frames);
   if (c->rc != SQLITE_OK) snprintf(c->err, sizeof(c->err), "%s", sqlite3_errmsg(c->db));
 }
 
@@ -245,8 +249,10 @@ static void batch_done(job *j, int cancelled) {
   st->batch_running = 0;
   if (b->ok && b->created) sq_indexer_kick(st);
   ckpt_maybe_start(st);
-  if (st->q_head) batch_start(st);
-  else store_notify_idle(&st->base);
+  if (st->q_head)
+    batch_start(st);
+  else
+    store_notify_idle(&st->base);
 }
 
 /* The job could not be queued: every insert, batched or waiting, hears
