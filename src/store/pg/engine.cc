@@ -11,7 +11,7 @@
 
 static int pg_idle(const store *base) {
   const pg *st = (const pg *)base;
-  return !st->batch_running && !st->q_head && !st->reads_running && !st->r_head;
+  return !st->batch_running && !st->q.head && !st->reads_running && !st->r_head;
 }
 
 static void pg_shutdown(store *base) {
@@ -35,7 +35,7 @@ static void pg_close(store *base) {
 
 static void pg_gauges(const store *base, store_gauges *g) {
   const pg *st = (const pg *)base;
-  g->queue_depth = st->q_len;
+  g->queue_depth = st->q.len;
   g->db_errors = st->db_errors;
 }
 

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "job.h"
 #include "store.h"
+#include "store/pending.h"
 
 #define PG_SCHEMA_VERSION 1
 #define PG_ADVISORY_KEY 0x686f6f6b64LL /* "hookd": serialises migrations */
@@ -33,18 +34,17 @@
 #define PG_FAIL_WINDOW_MS 10000 /* a failed batch keeps readiness 503 */
 #define PG_GATHER_MS 1          /* longest wait for the last batch's clients (queue.cc) */
 
-enum pg_field { PF_MID, PF_FROM, PF_TO, PF_TS, PF_TS_KEY, PF_TEXT, PF_FOLDED, PF_NFIELDS };
-
-struct pg_insert {
-  pg_insert *next;
-  char *data; /* owned; the copied fields, reused */
-  size_t cap;
-  size_t off[PF_NFIELDS], len[PF_NFIELDS];
-  int has_text;
-  char created_at[CLOCK_ISO_LEN + 1];
-  int result; /* set by the worker */
-  store_submit_cb cb;
-  void *arg;
+/* The writer's array parameters: the queued fields (store/pending.h), then
+ * the folded text (computed on the worker) and created_at. */
+enum pg_param {
+  PF_MID = SF_MID,
+  PF_FROM = SF_FROM,
+  PF_TO = SF_TO,
+  PF_TS = SF_TS,
+  PF_TS_KEY = SF_TS_KEY,
+  PF_TEXT = SF_TEXT,
+  PF_FOLDED = SF_NFIELDS,
+  PF_CREATED,
 };
 
 struct pg;
@@ -53,7 +53,7 @@ struct pg;
 struct pg_batch {
   job j; /* must stay first */
   pg *st;
-  pg_insert *head;
+  store_pending *head;
   int n, created;
   int ok, busy;
   int lost;   /* the connection is gone: reconnect before the next batch */
@@ -101,13 +101,12 @@ struct pg {
   /* writer */
   PGconn *wconn; /* used by one writer job at a time */
   int w_prepared;
-  pg_insert *q_head, *q_tail, *free_list;
-  uint32_t q_len; /* waiting + committing */
+  store_queue q; /* webhooks waiting or committing */
   int batch_running;
   pg_batch batch;
   uv_timer_t gather; /* the next batch waits for the last one's clients */
   int gathering;
-  uint32_t expect;  /* start at once when q_len reaches this */
+  uint32_t expect;  /* start at once when q.len reaches this */
   int up;           /* connected and the schema checked */
   uv_timer_t retry; /* reconnect backoff */
   int retry_on, retry_ms;

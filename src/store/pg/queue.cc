@@ -24,7 +24,7 @@ static void batch_start(pg *st);
 static void on_gathered(uv_timer_t *t) {
   pg *st = (pg *)t->data;
   st->gathering = 0;
-  if (st->q_head && !st->batch_running && st->up) batch_start(st);
+  if (st->q.head && !st->batch_running && st->up) batch_start(st);
 }
 
 static void gather_end(pg *st) {
@@ -35,7 +35,7 @@ static void gather_end(pg *st) {
 
 /* Loop side, after a batch: whether the next one waits (0: start now). */
 static int gather_begin(pg *st, uint32_t expect) {
-  if (expect <= st->q_len || st->shutting_down || !st->up) return 0;
+  if (expect <= st->q.len || st->shutting_down || !st->up) return 0;
   if (uv_timer_start(&st->gather, on_gathered, PG_GATHER_MS, 0) != 0) return 0;
   st->gathering = 1;
   st->expect = expect > STORE_MAX_BATCH ? STORE_MAX_BATCH : expect;
@@ -45,63 +45,24 @@ static int gather_begin(pg *st, uint32_t expect) {
 /* Shutdown: whatever waits goes now. */
 void pg_writer_flush(pg *st) {
   gather_end(st);
-  if (st->q_head && !st->batch_running && st->up) batch_start(st);
+  if (st->q.head && !st->batch_running && st->up) batch_start(st);
 }
 
 /* Close (the store is idle): the writer connection and the pooled items. */
 void pg_writer_close(pg *st) {
   if (st->wconn) PQfinish(st->wconn);
   st->wconn = NULL;
-  while (st->free_list) {
-    pg_insert *it = st->free_list;
-    st->free_list = it->next;
-    free(it->data);
-    free(it);
-  }
+  store_queue_free(&st->q);
   buf_free(&st->batch.params);
 }
 
 int pg_submit(store *base, const message *m, int64_t now_ms, store_submit_cb cb, void *arg) {
   pg *st = (pg *)base;
   if (!st->up) return STORE_E_DOWN;
-  if (st->q_len >= st->max_queue) return STORE_E_FULL;
-  const str f[PF_FOLDED] = {m->message_id, m->from, m->to, m->ts, str{m->ts_key, m->ts_key_len},
-                            m->text};
-  size_t need = 1;
-  for (int i = 0; i < PF_FOLDED; i++) need += f[i].len;
-  pg_insert *it = st->free_list;
-  if (it && it->cap < need) it = NULL; /* keep the pool; allocate below */
-  if (it) {
-    st->free_list = it->next;
-  } else {
-    it = (pg_insert *)calloc(1, sizeof(pg_insert));
-    if (!it) return STORE_E_NOMEM;
-    it->data = (char *)malloc(need);
-    if (!it->data) {
-      free(it);
-      return STORE_E_NOMEM;
-    }
-    it->cap = need;
-  }
-  size_t off = 0;
-  for (int i = 0; i < PF_FOLDED; i++) {
-    if (f[i].len) memcpy(it->data + off, f[i].base, f[i].len);
-    it->off[i] = off;
-    it->len[i] = f[i].len;
-    off += f[i].len;
-  }
-  it->has_text = m->text.base != NULL;
-  clock_iso_ms(now_ms, it->created_at);
-  it->cb = cb;
-  it->arg = arg;
-  it->next = NULL;
-  if (st->q_tail)
-    st->q_tail->next = it;
-  else
-    st->q_head = it;
-  st->q_tail = it;
-  st->q_len++;
-  if (!st->batch_running && (!st->gathering || st->q_len >= st->expect)) {
+  if (st->q.len >= st->max_queue) return STORE_E_FULL;
+  int rc = store_queue_push(&st->q, m, now_ms, cb, arg);
+  if (rc != 0) return rc;
+  if (!st->batch_running && (!st->gathering || st->q.len >= st->expect)) {
     gather_end(st);
     batch_start(st);
   }
@@ -109,22 +70,6 @@ int pg_submit(store *base, const message *m, int64_t now_ms, store_submit_cb cb,
 }
 
 /* ---- Loop side ------------------------------------------------------------ */
-
-/* Every insert of `head`, then every waiting one, hears `result` now. */
-static void fail_list(pg *st, pg_insert *head, int result, const char *why) {
-  while (head) {
-    pg_insert *next = head->next;
-    if (!next && st->q_head) { /* then the waiting ones */
-      next = st->q_head;
-      st->q_head = st->q_tail = NULL;
-    }
-    st->q_len--;
-    head->cb(head->arg, result, why);
-    head->next = st->free_list;
-    st->free_list = head;
-    head = next;
-  }
-}
 
 static void batch_done(job *j, int cancelled) {
   pg_batch *b = (pg_batch *)j;
@@ -137,7 +82,7 @@ static void batch_done(job *j, int cancelled) {
   if (!b->head) { /* the reconnect came back */
     st->batch_running = 0;
     pg_engine_connected(st, b->ok, b->busy, b->err);
-    if (st->q_head)
+    if (st->q.head)
       batch_start(st);
     else
       store_notify_idle(&st->base);
@@ -154,34 +99,27 @@ static void batch_done(job *j, int cancelled) {
   if (b->ok && b->created) st->base.generation++; /* before anyone hears 200 */
   /* batch_running stays set while the callbacks run: a callback may submit
    * (the next pipelined request), and that must only enqueue. */
-  pg_insert *it = b->head;
+  store_pending *done = b->head;
   b->head = NULL;
-  uint32_t expect = st->q_len; /* those waiting + this batch's clients */
+  uint32_t expect = st->q.len; /* those waiting + this batch's clients */
   if (b->lost) {
     st->up = 0; /* submits are refused from now on; the queue fails too */
-    fail_list(st, it, STORE_BUSY, b->err);
+    store_queue_fail_all(&st->q, done, STORE_BUSY, b->err);
   } else {
-    while (it) {
-      pg_insert *next = it->next;
-      st->q_len--;
-      it->cb(it->arg, b->ok ? it->result : (b->busy ? STORE_BUSY : STORE_ERROR),
-             b->ok ? NULL : b->err);
-      it->next = st->free_list;
-      st->free_list = it;
-      it = next;
-    }
+    store_queue_finish(&st->q, done, b->ok ? -1 : (b->busy ? STORE_BUSY : STORE_ERROR),
+                       b->ok ? NULL : b->err);
   }
   st->batch_running = 0;
   if (b->lost) pg_engine_connected(st, 0, 1, b->err);
   if (b->n > 1 && gather_begin(st, expect)) return;
-  if (st->q_head && st->up)
+  if (st->q.head && st->up)
     batch_start(st);
   else
     store_notify_idle(&st->base);
 }
 
 /* Starts the writer job: the queue's head as a batch, or a reconnect. */
-static void writer_job(pg *st, pg_insert *head, int n) {
+static void writer_job(pg *st, store_pending *head, int n) {
   pg_batch *b = &st->batch;
   b->st = st;
   b->head = head;
@@ -192,7 +130,7 @@ static void writer_job(pg *st, pg_insert *head, int n) {
   int rc = job_submit(st->base.loop, &b->j, pg_batch_work, batch_done);
   if (rc != 0) {
     b->head = NULL;
-    fail_list(st, head, STORE_BUSY, uv_strerror(rc));
+    store_queue_fail_all(&st->q, head, STORE_BUSY, uv_strerror(rc));
     st->db_errors++;
     st->batch_running = 0;
     if (!head) pg_engine_connected(st, 0, 1, uv_strerror(rc));
@@ -201,13 +139,8 @@ static void writer_job(pg *st, pg_insert *head, int n) {
 }
 
 static void batch_start(pg *st) {
-  pg_insert *last = st->q_head;
-  int n = 1;
-  for (; n < STORE_MAX_BATCH && last->next; n++) last = last->next;
-  pg_insert *head = st->q_head;
-  st->q_head = last->next;
-  if (!st->q_head) st->q_tail = NULL;
-  last->next = NULL;
+  int n;
+  store_pending *head = store_queue_take(&st->q, STORE_MAX_BATCH, &n);
   writer_job(st, head, n);
 }
 

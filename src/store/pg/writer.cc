@@ -79,14 +79,14 @@ static void put_u32(buf *b, uint32_t v) {
 /* Appends field `k` of every insert as a binary text[] (libpq's format:
  * ndim, has-null, element type, size, lower bound, then length + bytes,
  * -1 for NULL). Text goes in as it came; PF_FOLDED is folded here. */
-static void put_array(buf *b, pg_insert *head, int n, int k) {
+static void put_array(buf *b, store_pending *head, int n, int k) {
   int nullable = k == PF_TEXT || k == PF_FOLDED;
   put_u32(b, 1);
   put_u32(b, nullable ? 1 : 0);
   put_u32(b, 25); /* text */
   put_u32(b, (uint32_t)n);
   put_u32(b, 1);
-  for (pg_insert *it = head; it; it = it->next) {
+  for (store_pending *it = head; it; it = it->next) {
     if (nullable && !it->has_text) {
       put_u32(b, 0xffffffffu);
       continue;
@@ -99,7 +99,7 @@ static void put_array(buf *b, pg_insert *head, int n, int k) {
         uint32_t len = htonl((uint32_t)(b->len - at - 4));
         memcpy(b->data + at, &len, 4);
       }
-    } else if (k == PF_NFIELDS) { /* created_at */
+    } else if (k == PF_CREATED) { /* created_at */
       put_u32(b, CLOCK_ISO_LEN);
       buf_append(b, it->created_at, CLOCK_ISO_LEN);
     } else {
@@ -122,14 +122,14 @@ void pg_batch_work(job *j) {
     b->duration_ns = clock_mono_ns() - t0;
     return;
   }
-  pg_insert *items[STORE_MAX_BATCH];
+  store_pending *items[STORE_MAX_BATCH];
   int n = 0;
-  for (pg_insert *it = b->head; it && n < STORE_MAX_BATCH; it = it->next) items[n++] = it;
+  for (store_pending *it = b->head; it && n < STORE_MAX_BATCH; it = it->next) items[n++] = it;
   buf *p = &b->params;
   buf_reset(p);
   size_t off[8];
   static const int fields[8] = {PF_MID,    PF_FROM, PF_TO,     PF_TS,
-                                PF_TS_KEY, PF_TEXT, PF_FOLDED, PF_NFIELDS};
+                                PF_TS_KEY, PF_TEXT, PF_FOLDED, PF_CREATED};
   for (int k = 0; k < 8; k++) {
     off[k] = p->len;
     put_array(p, b->head, n, fields[k]);

@@ -11,7 +11,7 @@
 
 static int sq_idle(const store *base) {
   const sq *st = (const sq *)base;
-  return !st->batch_running && !st->q_head && !st->reads_running && !st->r_head &&
+  return !st->batch_running && !st->q.head && !st->reads_running && !st->r_head &&
          !st->ix.running && !st->ckpt_running;
 }
 
@@ -32,7 +32,7 @@ static void sq_close(store *base) {
 
 static void sq_gauges(const store *base, store_gauges *g) {
   const sq *st = (const sq *)base;
-  g->queue_depth = st->q_len;
+  g->queue_depth = st->q.len;
   g->db_errors = st->db_errors;
   g->index_lag_rows = st->last_id > st->mark ? st->last_id - st->mark : 0;
   sq_vfs_bytes(&g->rows_write_bytes, &g->index_write_bytes);

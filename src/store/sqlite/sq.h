@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "job.h"
 #include "store.h"
+#include "store/pending.h"
 
 #define SQ_ROWS_VERSION 3  /* user_version of the rows file */
 #define SQ_INDEX_VERSION 1 /* user_version of the index file */
@@ -41,26 +42,12 @@
 #define SQ_SOFT_HEAP_BYTES (8 << 20)
 #define SQ_INDEX_YIELD_STEPS 1000 /* indexer.cc: sched_yield() this often */
 
-enum sq_field { F_MID, F_FROM, F_TO, F_TS, F_TS_KEY, F_TEXT, F_NFIELDS };
-
-struct sq_insert {
-  sq_insert *next;
-  char *data; /* owned; the copied fields, reused */
-  size_t cap;
-  size_t off[F_NFIELDS], len[F_NFIELDS];
-  int has_text;
-  char created_at[CLOCK_ISO_LEN + 1];
-  int result; /* set by the worker */
-  store_submit_cb cb;
-  void *arg;
-};
-
 struct sq;
 
 struct sq_batch {
   job j; /* must stay first */
   sq *st;
-  sq_insert *head;
+  store_pending *head;
   int n, created;
   int ok, busy;
   int ckpt_first;  /* fold the WAL's rest into the database first */
@@ -127,8 +114,7 @@ struct sq {
   /* writer */
   sqlite3 *wdb;
   sqlite3_stmt *w_begin, *w_commit, *w_rollback, *w_insert;
-  sq_insert *q_head, *q_tail, *free_list;
-  uint32_t q_len; /* waiting + committing */
+  store_queue q; /* webhooks waiting or committing */
   int batch_running;
   sq_batch batch;
   int64_t last_id;    /* highest committed row id */

@@ -63,54 +63,15 @@ void sq_writer_close(sq *st) {
   sqlite3_stmt *s[] = {st->w_begin, st->w_commit, st->w_rollback, st->w_insert};
   sq_finalize_all(s, 4);
   if (st->ckpt.db) sqlite3_close(st->ckpt.db);
-  while (st->free_list) {
-    sq_insert *it = st->free_list;
-    st->free_list = it->next;
-    free(it->data);
-    free(it);
-  }
+  store_queue_free(&st->q);
 }
 
 int sq_submit(store *base, const message *m, int64_t now_ms, store_submit_cb cb, void *arg) {
   sq *st = (sq *)base;
-  if (st->q_len >= st->max_queue) return STORE_E_FULL;
+  if (st->q.len >= st->max_queue) return STORE_E_FULL;
   if (st->last_id - st->mark > (int64_t)st->max_lag) return STORE_E_LAG;
-  const str f[F_NFIELDS] = {m->message_id, m->from, m->to, m->ts, str{m->ts_key, m->ts_key_len},
-                            m->text};
-  size_t need = 0;
-  for (int i = 0; i < F_NFIELDS; i++) need += f[i].len;
-  sq_insert *it = st->free_list;
-  if (it && it->cap < need) it = NULL; /* keep the pool; allocate below */
-  if (it) {
-    st->free_list = it->next;
-  } else {
-    it = (sq_insert *)calloc(1, sizeof(sq_insert));
-    if (!it) return STORE_E_NOMEM;
-    it->data = (char *)malloc(need ? need : 1);
-    if (!it->data) {
-      free(it);
-      return STORE_E_NOMEM;
-    }
-    it->cap = need ? need : 1;
-  }
-  size_t off = 0;
-  for (int i = 0; i < F_NFIELDS; i++) {
-    if (f[i].len) memcpy(it->data + off, f[i].base, f[i].len);
-    it->off[i] = off;
-    it->len[i] = f[i].len;
-    off += f[i].len;
-  }
-  it->has_text = m->text.base != NULL;
-  clock_iso_ms(now_ms, it->created_at);
-  it->cb = cb;
-  it->arg = arg;
-  it->next = NULL;
-  if (st->q_tail)
-    st->q_tail->next = it;
-  else
-    st->q_head = it;
-  st->q_tail = it;
-  st->q_len++;
+  int rc = store_queue_push(&st->q, m, now_ms, cb, arg);
+  if (rc != 0) return rc;
   if (!st->batch_running) batch_start(st);
   return 0;
 }
@@ -138,15 +99,15 @@ static void batch_work(job *j) {
   }
   rc = step_reset(st->w_begin);
   if (rc != SQLITE_DONE) goto fail;
-  for (sq_insert *it = b->head; it; it = it->next) {
+  for (store_pending *it = b->head; it; it = it->next) {
     sqlite3_stmt *ins = st->w_insert;
-    for (int i = 0; i < F_NFIELDS; i++) {
-      if (i == F_TEXT && !it->has_text)
+    for (int i = 0; i < SF_NFIELDS; i++) {
+      if (i == SF_TEXT && !it->has_text)
         sqlite3_bind_null(ins, i + 1);
       else
         sqlite3_bind_text(ins, i + 1, it->data + it->off[i], (int)it->len[i], SQLITE_STATIC);
     }
-    sqlite3_bind_text(ins, F_NFIELDS + 1, it->created_at, CLOCK_ISO_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(ins, SF_NFIELDS + 1, it->created_at, CLOCK_ISO_LEN, SQLITE_STATIC);
     rc = step_reset(ins);
     sqlite3_clear_bindings(ins);
     if (rc != SQLITE_DONE) goto rollback;
@@ -232,58 +193,26 @@ static void batch_done(job *j, int cancelled) {
     }
   }
   if (st->base.hooks.commit) st->base.hooks.commit(b->n, b->duration_ns, b->ok);
-  st->q_len -= (uint32_t)b->n;
   if (b->ok && b->created) st->base.generation++; /* before anyone hears 200 */
   /* batch_running stays set while the callbacks run: a callback may submit
    * (the next pipelined request), and that must only enqueue. */
-  sq_insert *it = b->head;
+  store_pending *done = b->head;
   b->head = NULL;
-  while (it) {
-    sq_insert *next = it->next;
-    int result = b->ok ? it->result : (b->busy ? STORE_BUSY : STORE_ERROR);
-    it->cb(it->arg, result, b->ok ? NULL : b->err);
-    it->next = st->free_list;
-    st->free_list = it;
-    it = next;
-  }
+  store_queue_finish(&st->q, done, b->ok ? -1 : (b->busy ? STORE_BUSY : STORE_ERROR),
+                     b->ok ? NULL : b->err);
   st->batch_running = 0;
   if (b->ok && b->created) sq_indexer_kick(st);
   ckpt_maybe_start(st);
-  if (st->q_head)
+  if (st->q.head)
     batch_start(st);
   else
     store_notify_idle(&st->base);
 }
 
-/* The job could not be queued: every insert, batched or waiting, hears
- * 503 now (batch_running stays set so callbacks only enqueue). */
-static void fail_all(sq *st, sq_insert *head, const char *why) {
-  while (head) {
-    sq_insert *next = head->next;
-    if (!next && st->q_head) { /* then the waiting ones */
-      next = st->q_head;
-      st->q_head = st->q_tail = NULL;
-    }
-    st->q_len--;
-    head->cb(head->arg, STORE_BUSY, why);
-    head->next = st->free_list;
-    st->free_list = head;
-    head = next;
-  }
-  st->db_errors++;
-}
-
 static void batch_start(sq *st) {
   sq_batch *b = &st->batch;
-  sq_insert *last = st->q_head;
-  int n = 1;
-  for (; n < STORE_MAX_BATCH && last->next; n++) last = last->next;
-  b->head = st->q_head;
-  st->q_head = last->next;
-  if (!st->q_head) st->q_tail = NULL;
-  last->next = NULL;
+  b->head = store_queue_take(&st->q, STORE_MAX_BATCH, &b->n);
   b->st = st;
-  b->n = n;
   b->created = 0;
   b->ok = 0;
   b->busy = 0;
@@ -293,10 +222,11 @@ static void batch_start(sq *st) {
   b->ckpt_first = (st->restart_wanted && !st->ckpt_running) || st->wal_frames > SQ_WAL_HARD_FRAMES;
   st->batch_running = 1;
   int rc = job_submit(st->base.loop, &b->j, batch_work, batch_done);
-  if (rc != 0) {
-    sq_insert *head = b->head;
+  if (rc != 0) { /* every insert, batched or waiting, hears 503 now */
+    store_pending *head = b->head;
     b->head = NULL;
-    fail_all(st, head, uv_strerror(rc));
+    st->db_errors++;
+    store_queue_fail_all(&st->q, head, STORE_BUSY, uv_strerror(rc));
     st->batch_running = 0;
     store_notify_idle(&st->base);
   }
