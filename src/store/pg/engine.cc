@@ -11,7 +11,7 @@
 
 static int pg_idle(const store *base) {
   const pg *st = (const pg *)base;
-  return !st->batch_running && !st->q.head && !st->reads_running && !st->r_head;
+  return !st->batch_running && !st->q.head && store_pool_idle(&st->pool);
 }
 
 static void pg_shutdown(store *base) {
@@ -122,6 +122,7 @@ store *pg_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
   st->busy_ms = (int)cfg->busy_timeout_ms;
   st->nreaders = (int)(cfg->readers > STORE_MAX_READERS ? STORE_MAX_READERS : cfg->readers);
   if (st->nreaders < 1) st->nreaders = 1;
+  pg_readers_init(st, cfg->max_queue);
   pg_queries_init();
   if (pg_rcache_init(&st->rcache) != 0) {
     snprintf(err, errlen, "cannot create a mutex");

@@ -25,6 +25,7 @@
 #include "job.h"
 #include "store.h"
 #include "store/pending.h"
+#include "store/pool.h"
 
 #define PG_SCHEMA_VERSION 1
 #define PG_ADVISORY_KEY 0x686f6f6b64LL /* "hookd": serialises migrations */
@@ -89,7 +90,6 @@ struct pg_reader {
   PGconn *conn;      /* opened by the worker that first uses it */
   uint32_t prepared; /* bit per pg_rstmt */
   buf scratch;       /* the worker's cache key */
-  int busy;          /* loop side: a job holds it */
 };
 
 struct pg {
@@ -116,9 +116,8 @@ struct pg {
   int down_logged;    /* down_err is in the log */
   /* readers */
   pg_reader readers[STORE_MAX_READERS];
-  int nreaders, reads_running;
-  store_read *r_head, *r_tail;
-  uint32_t r_len;
+  int nreaders;
+  store_pool pool; /* which reader runs which read (store/pool.h) */
   pg_rcache rcache;
   uint64_t db_errors;
   int shutting_down;
@@ -157,6 +156,8 @@ void pg_engine_connected(pg *st, int ok, int busy, const char *err);
 
 /* readers.cc */
 int pg_read(store *base, store_read *r);
+/* Sets up st->pool for st->nreaders readers (start-up). */
+void pg_readers_init(pg *st, uint32_t max_queue);
 void pg_readers_close(pg *st);
 
 /* rcache.cc (any thread; scratch is the caller's) */

@@ -1,4 +1,5 @@
-/* store/pg/readers.cc: the reader pool and the read jobs.
+/* store/pg/readers.cc: the read jobs on reader connections (scheduling:
+ * store/pool.h).
  *
  * Up to DB_READERS connections, one per running read job, each opened by
  * the worker that first uses it; statements are prepared on a connection
@@ -11,13 +12,6 @@
 #include <string.h>
 
 #include "pg.h"
-
-struct pg_readjob {
-  job j;
-  pg *st;
-  store_read *r;
-  int slot;
-};
 
 static const char *const rstmt_names[PR_NSTMT] = {
     "r_ready", "r_stats", "r_stamp", "r_p0",  "r_p1",  "r_p2",  "r_p3",  "r_p4",  "r_p5", "r_p6",
@@ -75,8 +69,8 @@ static int read_once(pg *st, store_read *r, pg_reader *rd, int64_t *stamp, int *
 
 /* Worker thread: one read (one statement). */
 static void read_work(job *j) {
-  pg_readjob *rj = (pg_readjob *)j;
-  pg *st = rj->st;
+  store_readjob *rj = (store_readjob *)j;
+  pg *st = (pg *)rj->pool->st;
   store_read *r = rj->r;
   pg_reader *rd = &st->readers[rj->slot];
   int64_t stamp = -1;
@@ -101,69 +95,18 @@ static void read_work(job *j) {
   }
 }
 
-static int read_begin(pg *st, store_read *r, int slot);
-
-static void read_done(job *j, int cancelled) {
-  pg_readjob *rj = (pg_readjob *)j;
-  pg *st = rj->st;
-  store_read *r = rj->r;
-  if (cancelled) {
-    r->rc = STORE_BUSY;
-    snprintf(r->err, sizeof(r->err), "read cancelled");
-  }
-  if (r->rc != 0) st->db_errors++;
-  int slot = rj->slot;
-  st->readers[slot].busy = 0;
-  st->reads_running--;
-  /* Hand the slot to the next waiting read before calling back, so the
-   * callback may submit another read. */
-  if (st->r_head) {
-    store_read *next = st->r_head;
-    st->r_head = next->next;
-    if (!st->r_head) st->r_tail = NULL;
-    st->r_len--;
-    if (read_begin(st, next, slot) != 0) {
-      next->rc = STORE_BUSY;
-      snprintf(next->err, sizeof(next->err), "cannot queue the read");
-      next->done(next);
-    }
-  }
-  r->done(r); /* may free r (and rj with it) */
-  store_notify_idle(&st->base);
-}
-
-/* Queues r's job on reader `slot`; 0 or a libuv error (nothing queued). */
-static int read_begin(pg *st, store_read *r, int slot) {
-  pg_readjob *rj = (pg_readjob *)r->priv;
-  rj->st = st;
-  rj->r = r;
-  rj->slot = slot;
-  int rc = job_submit(st->base.loop, &rj->j, read_work, read_done);
-  if (rc == 0) {
-    st->readers[slot].busy = 1;
-    st->reads_running++;
-  }
-  return rc;
+void pg_readers_init(pg *st, uint32_t max_queue) {
+  st->pool.st = &st->base;
+  st->pool.work = read_work;
+  st->pool.db_errors = &st->db_errors;
+  st->pool.slots = st->nreaders;
+  st->pool.max_queue = max_queue;
 }
 
 int pg_read(store *base, store_read *r) {
   pg *st = (pg *)base;
   if (!st->up && r->kind != STORE_READ_READY) return STORE_E_DOWN;
-  if (!r->priv) {
-    r->priv = calloc(1, sizeof(pg_readjob)); /* freed by store_read_free */
-    if (!r->priv) return STORE_E_NOMEM;
-  }
-  for (int i = 0; i < st->nreaders; i++) {
-    if (!st->readers[i].busy) return read_begin(st, r, i) == 0 ? 0 : STORE_E_FULL;
-  }
-  if (st->r_len >= st->max_queue) return STORE_E_FULL;
-  if (st->r_tail)
-    st->r_tail->next = r;
-  else
-    st->r_head = r;
-  st->r_tail = r;
-  st->r_len++;
-  return 0;
+  return store_pool_submit(&st->pool, r);
 }
 
 void pg_readers_close(pg *st) {

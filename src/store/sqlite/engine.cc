@@ -11,7 +11,7 @@
 
 static int sq_idle(const store *base) {
   const sq *st = (const sq *)base;
-  return !st->batch_running && !st->q.head && !st->reads_running && !st->r_head &&
+  return !st->batch_running && !st->q.head && store_pool_idle(&st->pool) &&
          !st->ix.running && !st->ckpt_running;
 }
 
@@ -91,6 +91,7 @@ store *sq_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
   st->index_batch = cfg->index_batch ? cfg->index_batch : 16384;
   st->nreaders = (int)(cfg->readers > STORE_MAX_READERS ? STORE_MAX_READERS : cfg->readers);
   if (st->nreaders < 1) st->nreaders = 1;
+  sq_readers_init(st, cfg->max_queue);
   sq_queries_init();
   /* All connections together: SQLite frees cache pages to stay under it. */
   sqlite3_soft_heap_limit64(SQ_SOFT_HEAP_BYTES);

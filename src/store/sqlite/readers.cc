@@ -1,4 +1,5 @@
-/* store/sqlite/readers.cc: the reader pool and the read jobs.
+/* store/sqlite/readers.cc: the read jobs on reader connections (which read
+ * runs on which connection, and when: store/pool.h).
  *
  * Up to cfg->readers connections, one per running read job, each opened by
  * the worker that first uses it: the rows file (query_only) with the index
@@ -12,13 +13,6 @@
 #include <string.h>
 
 #include "sq.h"
-
-struct sq_readjob {
-  job j;
-  sq *st;
-  store_read *r;
-  int slot;
-};
 
 sqlite3_stmt *sq_rstmt(store_read *r, sq_reader *rd, int id) {
   if (!rd->stmts[id] && sqlite3_prepare_v3(rd->db, sq_rstmt_sql(id), -1, SQLITE_PREPARE_PERSISTENT,
@@ -60,8 +54,8 @@ static sqlite3 *reader_connect(sq *st, store_read *r) {
 
 /* Worker thread: one read transaction. */
 static void read_work(job *j) {
-  sq_readjob *rj = (sq_readjob *)j;
-  sq *st = rj->st;
+  store_readjob *rj = (store_readjob *)j;
+  sq *st = (sq *)rj->pool->st;
   store_read *r = rj->r;
   sq_reader *rd = &st->readers[rj->slot];
   if (!rd->db && !(rd->db = reader_connect(st, r))) {
@@ -124,70 +118,19 @@ static void read_work(job *j) {
   }
 }
 
-static int read_begin(sq *st, store_read *r, int slot);
-
-static void read_done(job *j, int cancelled) {
-  sq_readjob *rj = (sq_readjob *)j;
-  sq *st = rj->st;
-  store_read *r = rj->r;
-  if (cancelled) {
-    r->rc = STORE_BUSY;
-    snprintf(r->err, sizeof(r->err), "read cancelled");
-  }
-  if (r->rc != 0) st->db_errors++;
-  int slot = rj->slot;
-  st->readers[slot].busy = 0;
-  st->reads_running--;
-  /* Hand the slot to the next waiting read before calling back, so the
-   * callback may submit another read. */
-  if (st->r_head) {
-    store_read *next = st->r_head;
-    st->r_head = next->next;
-    if (!st->r_head) st->r_tail = NULL;
-    st->r_len--;
-    if (read_begin(st, next, slot) != 0) {
-      next->rc = STORE_BUSY;
-      snprintf(next->err, sizeof(next->err), "cannot queue the read");
-      next->done(next);
-    }
-  }
-  r->done(r); /* may free r (and rj with it) */
-  store_notify_idle(&st->base);
-}
-
-/* Queues r's job on reader `slot`; 0 or a libuv error (nothing queued). */
-static int read_begin(sq *st, store_read *r, int slot) {
-  sq_readjob *rj = (sq_readjob *)r->priv;
-  rj->st = st;
-  rj->r = r;
-  rj->slot = slot;
-  int rc = job_submit(st->base.loop, &rj->j, read_work, read_done);
-  if (rc == 0) {
-    st->readers[slot].busy = 1;
-    st->reads_running++;
-  }
-  return rc;
+void sq_readers_init(sq *st, uint32_t max_queue) {
+  st->pool.st = &st->base;
+  st->pool.work = read_work;
+  st->pool.db_errors = &st->db_errors;
+  st->pool.slots = st->nreaders;
+  st->pool.max_queue = max_queue;
 }
 
 int sq_read(store *base, store_read *r) {
   sq *st = (sq *)base;
   if (r->kind != STORE_READ_READY && st->last_id - st->mark > (int64_t)st->max_lag)
     return STORE_E_LAG;
-  if (!r->priv) {
-    r->priv = calloc(1, sizeof(sq_readjob)); /* freed by store_read_free */
-    if (!r->priv) return STORE_E_NOMEM;
-  }
-  for (int i = 0; i < st->nreaders; i++) {
-    if (!st->readers[i].busy) return read_begin(st, r, i) == 0 ? 0 : STORE_E_FULL;
-  }
-  if (st->r_len >= st->max_queue) return STORE_E_FULL;
-  if (st->r_tail)
-    st->r_tail->next = r;
-  else
-    st->r_head = r;
-  st->r_tail = r;
-  st->r_len++;
-  return 0;
+  return store_pool_submit(&st->pool, r);
 }
 
 void sq_readers_close(sq *st) {

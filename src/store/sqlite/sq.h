@@ -26,6 +26,7 @@
 #include "job.h"
 #include "store.h"
 #include "store/pending.h"
+#include "store/pool.h"
 
 #define SQ_ROWS_VERSION 3  /* user_version of the rows file */
 #define SQ_INDEX_VERSION 1 /* user_version of the index file */
@@ -85,7 +86,6 @@ enum sq_rstmt {
 struct sq_reader {
   sqlite3 *db; /* rows file with the index attached as `ix`; opened lazily */
   sqlite3_stmt *stmts[RS_NSTMT];
-  int busy; /* loop side: a job holds it */
 };
 
 struct sq_indexer {
@@ -130,9 +130,8 @@ struct sq {
   int index_ready; /* first catch-up done (for STATUS/readiness) */
   /* readers */
   sq_reader readers[STORE_MAX_READERS];
-  int nreaders, reads_running;
-  store_read *r_head, *r_tail;
-  uint32_t r_len;
+  int nreaders;
+  store_pool pool; /* which reader runs which read (store/pool.h) */
   uint64_t db_errors;
   int shutting_down;
 };
@@ -172,6 +171,8 @@ void sq_indexer_disconnect(sqlite3 *db, sqlite3_stmt **stmts);
 
 /* readers.cc */
 int sq_read(store *base, store_read *r);
+/* Sets up st->pool for st->nreaders readers (start-up). */
+void sq_readers_init(sq *st, uint32_t max_queue);
 void sq_readers_close(sq *st);
 sqlite3_stmt *sq_rstmt(store_read *r, sq_reader *rd, int id);
 
