@@ -191,6 +191,29 @@ sqlite3 *sq_connect(const char *path, int sync, int busy_ms, char *err, size_t e
   return db;
 }
 
+/* The first column of the first row of constant SQL, or dflt when there
+ * is none or the statement fails (start-up queries: versions, marks). */
+int64_t sq_scalar(sqlite3 *db, const char *sql, int64_t dflt) {
+  sqlite3_stmt *s = NULL;
+  int64_t v = dflt;
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+    v = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  return v;
+}
+
+/* Runs `attach_sql` ("ATTACH ?1 AS name") with path bound (a path is
+ * data, never SQL). 0, or -1 with err. */
+int sq_attach(sqlite3 *db, const char *attach_sql, const char *path, char *err, size_t errlen) {
+  sqlite3_stmt *s = NULL;
+  int ok = sqlite3_prepare_v2(db, attach_sql, -1, &s, NULL) == SQLITE_OK &&
+           sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC) == SQLITE_OK &&
+           sqlite3_step(s) == SQLITE_DONE;
+  sqlite3_finalize(s);
+  if (!ok) snprintf(err, errlen, "attach '%.400s': %s", path, sqlite3_errmsg(db));
+  return ok ? 0 : -1;
+}
+
 void sq_finalize_all(sqlite3_stmt **stmts, int n) {
   for (int i = 0; i < n; i++) {
     sqlite3_finalize(stmts[i]);

@@ -11,8 +11,8 @@
 
 static int sq_idle(const store *base) {
   const sq *st = (const sq *)base;
-  return !st->batch_running && !st->q.head && store_pool_idle(&st->pool) &&
-         !st->ix.running && !st->ckpt_running;
+  return !st->batch_running && !st->q.head && store_pool_idle(&st->pool) && !st->ix.running &&
+         !st->ckpt_running;
 }
 
 static void sq_shutdown(store *base) {
@@ -58,17 +58,6 @@ static const char *const *sq_files(const store *base) { return ((const sq *)base
 static const store_engine sq_engine = {
     "sqlite", sq_submit, sq_read, sq_idle, sq_shutdown, sq_close, sq_gauges, sq_unready, sq_files,
 };
-
-/* Whether the rows file needs a migration (for the STATUS line). */
-static int rows_version(sqlite3 *db) {
-  sqlite3_stmt *s = NULL;
-  int v = -1;
-  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
-      sqlite3_step(s) == SQLITE_ROW)
-    v = sqlite3_column_int(s, 0);
-  sqlite3_finalize(s);
-  return v;
-}
 
 store *sq_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
   sq *st = (sq *)calloc(1, sizeof(sq));
@@ -117,7 +106,7 @@ store *sq_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
     if (!wal) goto fail;
   }
   {
-    int v = rows_version(st->wdb);
+    int v = (int)sq_scalar(st->wdb, "PRAGMA user_version", -1); /* for the STATUS line */
     if (v > 0 && v < SQ_ROWS_VERSION) {
       /* A long copy must not look like a hang to systemd. */
       notify_send("STATUS=migrating the database to schema 3\nEXTEND_TIMEOUT_USEC=600000000");

@@ -98,12 +98,7 @@ int sq_indexer_open(sq *st, char *err, size_t errlen) {
   ix->db = sq_indexer_connect(st->path, st->ipath, st->busy_ms, &ix->stmts, err, errlen);
   if (!ix->db) return -1;
   /* The mark as stored; a stale index is noticed by its first batch. */
-  sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v2(ix->db, "SELECT mark FROM main.state WHERE id = 1", -1, &s, NULL) ==
-          SQLITE_OK &&
-      sqlite3_step(s) == SQLITE_ROW)
-    st->mark = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
+  st->mark = sq_scalar(ix->db, "SELECT mark FROM main.state WHERE id = 1", 0);
   if (st->mark > st->last_id) st->mark = 0;
   int rc = uv_timer_init(st->base.loop, &ix->timer);
   if (rc != 0) {

@@ -100,7 +100,6 @@ sqlite3 *sq_indexer_connect(const char *path, const char *ipath, int busy_ms,
   sqlite3 *db = sq_connect(ipath, STORE_SYNC_NORMAL, busy_ms, err, errlen);
   if (!db) return NULL;
   sqlite3_stmt **stmts = (sqlite3_stmt **)sqlite3_malloc(IX_NSTMT * sizeof(*stmts));
-  sqlite3_stmt *att = NULL;
   if (!stmts) goto fail_msg;
   memset(stmts, 0, IX_NSTMT * sizeof(*stmts));
   /* Hot pages of the random-keyed trees stay cached across batches; a
@@ -112,11 +111,7 @@ sqlite3 *sq_indexer_connect(const char *path, const char *ipath, int busy_ms,
     goto fail;
   if (sq_init_index(db, err, errlen)) goto fail;
   sqlite3_progress_handler(db, SQ_INDEX_YIELD_STEPS, ix_yield, NULL);
-  if (sqlite3_prepare_v2(db, "ATTACH ?1 AS r", -1, &att, NULL) != SQLITE_OK) goto fail_msg;
-  sqlite3_bind_text(att, 1, path, -1, SQLITE_STATIC);
-  if (sqlite3_step(att) != SQLITE_DONE) goto fail_msg;
-  sqlite3_finalize(att);
-  att = NULL;
+  if (sq_attach(db, "ATTACH ?1 AS r", path, err, errlen)) goto fail;
   if (sq_exec(db,
               "CREATE TEMP TABLE batch(id INTEGER PRIMARY KEY, message_id TEXT, from_msisdn TEXT,"
               " ts_key TEXT, text TEXT)",
@@ -133,7 +128,6 @@ sqlite3 *sq_indexer_connect(const char *path, const char *ipath, int busy_ms,
 fail_msg:
   snprintf(err, errlen, "index: %s", sqlite3_errmsg(db));
 fail:
-  sqlite3_finalize(att);
   if (stmts) sq_indexer_disconnect(NULL, stmts);
   sqlite3_close(db);
   return NULL;

@@ -36,12 +36,7 @@ int sq_step_err(store_read *r, sqlite3 *db, int rc) {
 static sqlite3 *reader_connect(sq *st, store_read *r) {
   sqlite3 *db = sq_connect(st->path, st->sync, st->busy_ms, r->err, sizeof(r->err));
   if (!db) return NULL;
-  sqlite3_stmt *att = NULL;
-  int ok = sqlite3_prepare_v2(db, "ATTACH ?1 AS ix", -1, &att, NULL) == SQLITE_OK &&
-           sqlite3_bind_text(att, 1, st->ipath, -1, SQLITE_STATIC) == SQLITE_OK &&
-           sqlite3_step(att) == SQLITE_DONE;
-  sqlite3_finalize(att);
-  if (!ok) snprintf(r->err, sizeof(r->err), "attach index: %s", sqlite3_errmsg(db));
+  int ok = sq_attach(db, "ATTACH ?1 AS ix", st->ipath, r->err, sizeof(r->err)) == 0;
   if (ok && sq_exec(db, "PRAGMA query_only=1; PRAGMA cache_size=-1024; PRAGMA ix.cache_size=-1024",
                     r->err, sizeof(r->err)))
     ok = 0;

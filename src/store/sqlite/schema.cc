@@ -60,15 +60,7 @@ static const char rows_copy[] =
     "  FROM messages_old ORDER BY rowid;"
     "DROP TABLE messages_old;";
 
-static int user_version(sqlite3 *db) {
-  sqlite3_stmt *s = NULL;
-  int v = -1;
-  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
-      sqlite3_step(s) == SQLITE_ROW)
-    v = sqlite3_column_int(s, 0);
-  sqlite3_finalize(s);
-  return v;
-}
+static int user_version(sqlite3 *db) { return (int)sq_scalar(db, "PRAGMA user_version", -1); }
 
 /* Brings the rows file to SQ_ROWS_VERSION in one transaction. */
 int sq_migrate_rows(sqlite3 *db, char *err, size_t errlen) {

@@ -139,6 +139,8 @@ struct sq {
 /* db.cc: connections */
 sqlite3 *sq_connect(const char *path, int sync, int busy_ms, char *err, size_t errlen);
 int sq_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
+int64_t sq_scalar(sqlite3 *db, const char *sql, int64_t dflt);
+int sq_attach(sqlite3 *db, const char *attach_sql, const char *path, char *err, size_t errlen);
 void sq_finalize_all(sqlite3_stmt **stmts, int n);
 int sq_make_parent_dirs(const char *path, char *err, size_t errlen);
 /* Installs the counting VFS as the default (once per process). */

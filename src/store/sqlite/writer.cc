@@ -50,12 +50,7 @@ int sq_writer_open(sq *st, char *err, size_t errlen) {
     }
   }
   sqlite3_wal_hook(st->wdb, on_wal, st);
-  sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v2(st->wdb, "SELECT coalesce(max(id), 0) FROM messages", -1, &s, NULL) ==
-          SQLITE_OK &&
-      sqlite3_step(s) == SQLITE_ROW)
-    st->last_id = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
+  st->last_id = sq_scalar(st->wdb, "SELECT coalesce(max(id), 0) FROM messages", 0);
   return 0;
 }
 
