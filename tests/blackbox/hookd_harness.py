@@ -16,6 +16,7 @@ file itself do the same through psycopg2 when ENGINE is "postgres".
 Python 3.11 stdlib + pytest (+ psycopg2 for the PostgreSQL runs).
 """
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -688,6 +689,25 @@ def pg_connect(url):
     con = psycopg2.connect(url)
     con.autocommit = True
     return con
+
+
+@contextlib.contextmanager
+def write_locked(d):
+    """Another session holds the daemon's database write lock for the block
+    (SQLite: BEGIN IMMEDIATE on the rows file; PostgreSQL: an EXCLUSIVE
+    lock on the messages table), then gives it back without writing."""
+    if ENGINE == "postgres":
+        con = pg_connect(d.pg_url)
+        con.autocommit = False
+        con.cursor().execute("LOCK TABLE messages IN EXCLUSIVE MODE")
+    else:
+        con = sqlite3.connect(d.db_path, timeout=5, isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        con.rollback() if ENGINE == "postgres" else con.execute("ROLLBACK")
+        con.close()
 
 
 def pg_url_with_db(url, dbname):

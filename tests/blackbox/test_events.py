@@ -11,13 +11,12 @@ import re
 import resource
 import signal
 import socket
-import sqlite3
 import threading
 import time
 
 import pytest
 
-from hookd_harness import (ENGINE, pg_connect, Conn, ConnectionClosed, HOST, ISO_UTC_RE, build_request,
+from hookd_harness import (write_locked, Conn, ConnectionClosed, HOST, ISO_UTC_RE, build_request,
                            hookd_factory, message, new_id, wait_until)
 
 __all__ = ["hookd_factory"]
@@ -155,28 +154,16 @@ def test_message_event_only_after_commit(hookd_factory):
     srv = hookd_factory(env={"DB_BUSY_TIMEOUT_MS": "20000"})
     s = Stream(srv)
     s.next_of("snapshot")
-    if ENGINE == "postgres":  # a table lock held by another session
-        locker = pg_connect(srv.pg_url)
-        locker.autocommit = False
-        locker.cursor().execute("LOCK TABLE messages IN EXCLUSIVE MODE")
-        release = locker.commit
-    else:
-        locker = sqlite3.connect(srv.db_path, timeout=5, isolation_level=None)
-        locker.execute("BEGIN IMMEDIATE")
-        release = lambda: locker.execute("COMMIT")  # noqa: E731
     m = message()
     result = {}
     t = threading.Thread(target=lambda: result.update(r=srv.post_webhook(m, timeout=30)))
-    t.start()
-    try:
+    with write_locked(srv):
+        t.start()
         until = time.monotonic() + 1.5
         while time.monotonic() < until:
             ev = s.next(timeout=2)
             assert ev.get("event") == "snapshot", "an event before the commit: %r" % ev
         assert "r" not in result
-    finally:
-        release()
-        locker.close()
     ev = s.next_of("message", timeout=10)
     assert json.loads(ev["data"])["message_id"] == m["message_id"]
     assert srv.row(m["message_id"]) is not None  # durable before it was announced

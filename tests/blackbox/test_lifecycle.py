@@ -4,14 +4,13 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
 
 import pytest
 
-from hookd_harness import (ENGINE, pg_connect, HOOKD_BIN, ISO_UTC_RE, RID_RE, Conn, ConnectionClosed, build_request,
+from hookd_harness import (write_locked, HOOKD_BIN, ISO_UTC_RE, RID_RE, Conn, ConnectionClosed, build_request,
                            encode, hookd_factory, message, new_id, sign, wait_until,
                            webhook_request)
 
@@ -292,16 +291,7 @@ def test_sigterm_under_load_loses_no_acknowledged_message(hookd_factory):
         finally:
             conns[i].close()
 
-    if ENGINE == "postgres":  # a table lock held by another session
-        blocker = pg_connect(d.pg_url)
-        blocker.autocommit = False
-        blocker.cursor().execute("LOCK TABLE messages IN EXCLUSIVE MODE")
-        release = blocker.rollback
-    else:
-        blocker = sqlite3.connect(d.db_path, timeout=5, isolation_level=None)
-        blocker.execute("BEGIN IMMEDIATE")
-        release = lambda: blocker.execute("ROLLBACK")  # noqa: E731
-    try:
+    with write_locked(d):
         threads = [threading.Thread(target=run, args=(i, msgs[i])) for i in range(n)]
         for t in threads:
             t.start()
@@ -312,9 +302,6 @@ def test_sigterm_under_load_loses_no_acknowledged_message(hookd_factory):
             t.start()
         d.send_signal(signal.SIGTERM)
         time.sleep(0.3)
-    finally:
-        release()
-        blocker.close()
     for t in threads + late:
         t.join(30)
     assert d.wait_exit() == 0, d.describe()
@@ -570,21 +557,10 @@ def test_locked_database_503_unready_then_recovers(hookd_factory):
     webhook gets 503 + Retry-After and is not stored, readiness turns 503
     with the reason; once the lock is gone the same webhook is stored and
     readiness recovers."""
-    import sqlite3 as _sqlite3
     srv = hookd_factory(env={"DB_BUSY_TIMEOUT_MS": "200"})
     assert srv.request("GET", "/health/ready").status == 200
-    if ENGINE == "postgres":
-        # PostgreSQL: a table lock held by another session; hookd's
-        # lock_timeout is DB_BUSY_TIMEOUT_MS.
-        locker = pg_connect(srv.pg_url)
-        locker.autocommit = False
-        locker.cursor().execute("LOCK TABLE messages IN EXCLUSIVE MODE")
-        release = locker.rollback
-    else:
-        locker = _sqlite3.connect(srv.db_path, timeout=5, isolation_level=None)
-        locker.execute("BEGIN IMMEDIATE")
-        release = lambda: locker.execute("ROLLBACK")  # noqa: E731
-    try:
+    # With PostgreSQL hookd's lock_timeout is DB_BUSY_TIMEOUT_MS.
+    with write_locked(srv):
         payload = message(message_id="locked-1")
         r = srv.post_webhook(payload)
         assert r.status == 503, r
@@ -594,9 +570,6 @@ def test_locked_database_503_unready_then_recovers(hookd_factory):
         assert ready.status == 503
         assert "writes failing" in ready.json()["detail"]
         srv.wait_record(lambda rec: rec.get("event") == "db_error")
-    finally:
-        release()
-        locker.close()
     assert srv.row("locked-1") is None
     r = srv.post_webhook(payload)
     assert r.status == 200, r
