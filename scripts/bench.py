@@ -221,32 +221,6 @@ def children_cpu():
     return r.ru_utime + r.ru_stime
 
 
-def listen_port_of(pid):
-    """The TCP port PID listens on (from /proc/PID/fd and /proc/net/tcp*)."""
-    inodes = set()
-    try:
-        for fd in os.listdir("/proc/%d/fd" % pid):
-            try:
-                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            except OSError:
-                continue
-            if link.startswith("socket:["):
-                inodes.add(link[8:-1])
-    except OSError:
-        return None
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                next(f)
-                for line in f:
-                    p = line.split()
-                    if p[3] == "0A" and p[9] in inodes:
-                        return int(p[1].rsplit(":", 1)[1], 16)
-        except OSError:
-            pass
-    return None
-
-
 def free_port():
     s = socket.socket()
     s.bind((HOST, 0))
@@ -642,7 +616,7 @@ class Hookd:
             if self.proc.poll() is not None:
                 raise SystemExit("bench: hookd exited with %s at start-up: %s" % (
                     self.proc.returncode, self.stderr_tail()))
-            self.port = listen_port_of(self.proc.pid)
+            self.port = benchlib.listen_port(self.proc.pid)
             if self.port:
                 break
             time.sleep(0.05)

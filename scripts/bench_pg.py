@@ -277,7 +277,7 @@ def main(argv=None):
                                  stderr=open(os.path.join(tmp, "hookd.err"), "a"))
             end = time.monotonic() + 30
             while time.monotonic() < end:
-                port = listen_port(h.pid)
+                port = benchlib.listen_port(h.pid)
                 if port:
                     try:
                         if http_get(port, "/health/ready")[0] == 200:
@@ -401,31 +401,6 @@ def main(argv=None):
     for what, ok, detail in checks:
         log("%-4s %s: %s" % ("PASS" if ok else "FAIL", what, detail))
     return 0 if all(ok for _, ok, _ in checks) else 1
-
-
-def listen_port(pid):
-    inodes = set()
-    try:
-        for fd in os.listdir("/proc/%d/fd" % pid):
-            try:
-                t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            except OSError:
-                continue
-            if t.startswith("socket:["):
-                inodes.add(t[8:-1])
-    except OSError:
-        return None
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                next(f)
-                for line in f:
-                    parts = line.split()
-                    if len(parts) > 9 and parts[3] == "0A" and parts[9] in inodes:
-                        return int(parts[1].rsplit(":", 1)[1], 16)
-        except OSError:
-            continue
-    return None
 
 
 if __name__ == "__main__":

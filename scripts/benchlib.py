@@ -1,5 +1,5 @@
-"""What scripts/bench.py and scripts/bench_queries.py share: building the
-release binary and describing the machine a figure was measured on."""
+"""What the benchmark scripts share: building the release binary, finding the
+port a daemon listens on, and describing the machine a figure was measured on."""
 import os
 import platform
 import subprocess
@@ -45,3 +45,29 @@ def machine_info():
         pass
     return "%d CPUs (%s), %s RAM, Linux %s" % (len(os.sched_getaffinity(0)), model, mem,
                                               platform.release())
+
+
+def listen_port(pid):
+    """The TCP port PID listens on (from /proc/PID/fd and /proc/net/tcp*), or None."""
+    inodes = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    except OSError:
+        return None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    p = line.split()
+                    if len(p) > 9 and p[3] == "0A" and p[9] in inodes:
+                        return int(p[1].rsplit(":", 1)[1], 16)
+        except OSError:
+            continue
+    return None

@@ -20,6 +20,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import benchlib  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "tests", "blackbox"))
 
 
@@ -33,12 +35,7 @@ def main():
     ap.add_argument("--keep", default=None, help="work in this folder and keep it")
     a = ap.parse_args()
     if a.bin is None:
-        b = os.path.join(ROOT, "build-release")
-        if not os.path.exists(os.path.join(b, "build.ninja")):
-            subprocess.check_call(["meson", "setup", b, "--buildtype=release"], cwd=ROOT,
-                                  stdout=subprocess.DEVNULL)
-        subprocess.check_call(["ninja", "-C", b, "hookd"], stdout=subprocess.DEVNULL)
-        a.bin = os.path.join(b, "hookd")
+        a.bin = benchlib.build_release(lambda msg: print(msg, file=sys.stderr))
     os.environ["HOOKD_BIN"] = os.path.abspath(a.bin)
     import crashlib  # after HOOKD_BIN: the harness reads it at import
     from hookd_harness import DaemonPool

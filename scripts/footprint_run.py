@@ -20,6 +20,9 @@ import sys
 import time
 
 SCRIPTS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, SCRIPTS)
+import benchlib  # noqa: E402
+
 HOST = "127.0.0.1"
 SECRET = "footprint-secret"
 
@@ -40,26 +43,6 @@ def proc_mem(pid):
             if k in keys:
                 out[keys[k]] = int(v.split()[0]) / 1024.0
     return out
-
-
-def listen_port(pid):
-    """The TCP port PID listens on (from /proc/net/tcp*), or None."""
-    inodes = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            m = re.match(r"socket:\[(\d+)\]", os.readlink("/proc/%d/fd/%s" % (pid, fd)))
-        except OSError:
-            continue
-        if m:
-            inodes.add(m.group(1))
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as f:
-            next(f)
-            for line in f:
-                parts = line.split()
-                if parts[3] == "0A" and parts[9] in inodes:
-                    return int(parts[1].rsplit(":", 1)[1], 16)
-    return None
 
 
 class Daemon:
@@ -102,7 +85,7 @@ class Daemon:
         finally:
             ns.close()
             os.unlink(sock_path)
-        self.port = listen_port(self.proc.pid)
+        self.port = benchlib.listen_port(self.proc.pid)
         if not self.port:
             self.stop()
             raise SystemExit("footprint: hookd said READY=1 but listens on no TCP port")

@@ -21,6 +21,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import benchlib  # noqa: E402
 SECRET = "wal-peak-secret"
 
 
@@ -31,12 +33,7 @@ def main():
     ap.add_argument("--conns", type=int, default=64)
     a = ap.parse_args()
     if a.bin is None:
-        b = os.path.join(ROOT, "build-release")
-        if not os.path.exists(os.path.join(b, "build.ninja")):
-            subprocess.check_call(["meson", "setup", b, "--buildtype=release"], cwd=ROOT,
-                                  stdout=subprocess.DEVNULL)
-        subprocess.check_call(["ninja", "-C", b, "hookd"], stdout=subprocess.DEVNULL)
-        a.bin = os.path.join(b, "hookd")
+        a.bin = benchlib.build_release(lambda msg: print(msg, file=sys.stderr))
     a.bin = os.path.abspath(a.bin)
     tmp = tempfile.mkdtemp(prefix="hookd-walpeak-")
     req = os.path.join(tmp, "req.tsv")
