@@ -1,4 +1,6 @@
-/* main.cc: command line, configuration, start-up, signals and teardown. */
+/* main.cc: the daemon's start-up (configuration, the store, the listener,
+ * readiness to systemd), signals and teardown. The commands that do not run
+ * the daemon are in cli.cc, SIGHUP's reload in reload.cc. */
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <uv.h>
 
 #include "auth.h"
+#include "cli.h"
 #include "buf.h"
 #include "cache.h"
 #include "clock.h"
@@ -23,6 +26,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "reload.h"
 #include "router.h"
 #include "server.h"
 #include "store.h"
@@ -70,18 +74,6 @@ static const char usage[] =
     "SIGTERM/SIGINT: graceful shutdown. SIGHUP: reload WEBHOOK_SECRET_FILE and\n"
     "READ_TOKENS_FILE.\n";
 
-/* A SIGHUP reload: the worker reads the files (their paths and the schemes
- * never change after start-up), the loop installs the result. */
-struct reload_job {
-  uv_work_t job;
-  char *secret;          /* malloc'd, handed to g.cfg on success */
-  size_t len;
-  auth_secrets *secrets; /* parsed secret, with it */
-  auth_tokens *tokens;   /* READ_TOKENS_FILE, handed to g.cfg on success */
-  int rc;
-  char err[700];
-};
-
 static struct {
   uv_loop_t *loop;
   config cfg;
@@ -90,57 +82,7 @@ static struct {
   uv_timer_t watchdog;       /* sd_notify WATCHDOG=1, when WATCHDOG_USEC is set */
   store_read *startup_check; /* READY=1 is sent after this succeeds */
   uv_timer_t startup_retry;  /* re-runs the check while it fails */
-  reload_job reload;         /* SIGHUP's secret-file read */
-  int reload_running;
 } g;
-
-/* --healthcheck: a tiny blocking HTTP client for container health checks. */
-static int cmd_healthcheck(void) {
-  config cfg;
-  char err[600];
-  if (config_load(&cfg, err, sizeof(err)) != 0) {
-    fprintf(stderr, "hookd: %s\n", err);
-    return 2;
-  }
-  const char *host = cfg.host;
-  if (!strcmp(host, "0.0.0.0")) host = "127.0.0.1";
-  if (!strcmp(host, "::")) host = "::1";
-  alarm(5); /* bound everything below */
-  struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof(ss));
-  socklen_t len;
-  if (strchr(host, ':')) {
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons((uint16_t)cfg.port);
-    if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1) return 2;
-    len = sizeof(*a);
-  } else {
-    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)cfg.port);
-    if (inet_pton(AF_INET, host, &a->sin_addr) != 1) return 2;
-    len = sizeof(*a);
-  }
-  config_free(&cfg);
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) != 0) {
-    fprintf(stderr, "hookd: healthcheck: cannot connect to %s:%d\n", host, cfg.port);
-    return 1;
-  }
-  static const char req[] = "GET /health/ready HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  if (write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) return 1;
-  char resp[1024];
-  size_t got = 0;
-  ssize_t n;
-  while (got < sizeof(resp) - 1 && (n = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0)
-    got += (size_t)n;
-  close(fd);
-  resp[got] = 0;
-  const char *body = strstr(resp, "\r\n\r\n");
-  if (body) printf("%s\n", body + 4);
-  return strncmp(resp, "HTTP/1.1 200 ", 13) == 0 ? 0 : 1;
-}
 
 static void on_watchdog(uv_timer_t *) { notify_send("WATCHDOG=1"); }
 
@@ -182,78 +124,6 @@ static void startup_check(uv_timer_t *) {
   if (store_read_submit(g.srv.st, r) != 0) uv_timer_start(&g.startup_retry, startup_check, 1000, 0);
 }
 
-/* --sign [SCHEME [ID [TIMESTAMP]]]: reads at most 16 MiB from stdin and
- * prints its signature (no SCHEME), or the headers SCHEME sends. Uses the
- * first secret (standard: the first whsec_ secret). */
-static int cmd_sign(int argc, char **argv) {
-  config cfg;
-  char err[1200];
-  if (config_load(&cfg, err, sizeof(err)) != 0) {
-    fprintf(stderr, "hookd: %s\n", err);
-    return 2;
-  }
-  const char *scheme = argc > 2 ? argv[2] : NULL;
-  unsigned bit = scheme ? auth_schemes_parse(scheme) : (unsigned)AUTH_SCHEME_XSIG;
-  int rc = 2;
-  buf in = {};
-  char chunk[65536];
-  size_t n;
-  const auth_secret *key = NULL;
-  if (bit != AUTH_SCHEME_XSIG && bit != AUTH_SCHEME_HUB && bit != AUTH_SCHEME_STANDARD) {
-    fprintf(stderr, "hookd: --sign: unknown scheme '%s' (x-signature, hub or standard)\n", scheme);
-    goto done;
-  }
-  if (!cfg.secrets) {
-    fprintf(stderr, "hookd: WEBHOOK_SECRET is not set\n");
-    goto done;
-  }
-  for (int i = 0; i < cfg.secrets->n && !key; i++)
-    if (bit != AUTH_SCHEME_STANDARD || cfg.secrets->e[i].std_len) key = &cfg.secrets->e[i];
-  if (!key) {
-    fprintf(stderr, "hookd: --sign standard: no whsec_<base64> secret of 24-64 bytes\n");
-    goto done;
-  }
-  while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
-    buf_append(&in, chunk, n);
-    if (in.len > (16u << 20) || in.oom) {
-      fprintf(stderr, "hookd: --sign: input too large\n");
-      goto done;
-    }
-  }
-  if (bit == AUTH_SCHEME_STANDARD) {
-    char id[HTTP_MAX_WEBHOOK_ID + 1], ts[24], sig[AUTH_B64_LEN + 1];
-    int64_t t;
-    if (argc > 3) {
-      snprintf(id, sizeof(id), "%s", argv[3]);
-    } else {
-      unsigned char rnd[12];
-      randombytes_buf(rnd, sizeof(rnd));
-      memcpy(id, "msg_", 4);
-      sodium_bin2hex(id + 4, sizeof(id) - 4, rnd, sizeof(rnd));
-    }
-    snprintf(ts, sizeof(ts), "%lld", (long long)(clock_wall_ms() / 1000));
-    if (argc > 4) snprintf(ts, sizeof(ts), "%s", argv[4]);
-    if (auth_parse_timestamp(str{ts, strlen(ts)}, &t) != 0) {
-      fprintf(stderr, "hookd: --sign: TIMESTAMP must be Unix seconds\n");
-      goto done;
-    }
-    auth_sign_standard(key->std, key->std_len, str{id, strlen(id)}, str{ts, strlen(ts)},
-                       in.data ? in.data : "", in.len, sig);
-    printf("webhook-id: %s\nwebhook-timestamp: %s\nwebhook-signature: v1,%s\n", id, ts, sig);
-  } else {
-    char hex[AUTH_HEX_LEN + 1];
-    auth_sign_hex(key->key, key->len, in.data ? in.data : "", in.len, hex);
-    if (!scheme) printf("%s\n", hex);
-    else if (bit == AUTH_SCHEME_HUB) printf("X-Hub-Signature-256: sha256=%s\n", hex);
-    else printf("X-Signature: %s\n", hex);
-  }
-  rc = 0;
-done:
-  buf_free(&in);
-  config_free(&cfg);
-  return rc;
-}
-
 static void on_stopped(server *) {
   events_stop();
   if (notify_watchdog_usec())
@@ -268,79 +138,9 @@ static void on_conn_gone(conn_set *) { server_check_stopped(&g.srv); }
 
 static const store_hooks hooks = {metrics_commit, metrics_index};
 
-/* SIGHUP: the secret and token files are read on the threadpool (a file
- * read is disk I/O, never done on the loop); the loop swaps the new lists
- * in afterwards. Nothing else holds the old lists: every check runs on the
- * loop, synchronously. */
-static void reload_work(uv_work_t *w) {
-  reload_job *j = (reload_job *)w->data;
-  char why[600];
-  j->rc = 0;
-  if (g.cfg.secret_file[0] &&
-      config_load_secret_file(g.cfg.secret_file, g.cfg.sig_schemes, &j->secret, &j->len,
-                              &j->secrets, why, sizeof(why)) != 0) {
-    snprintf(j->err, sizeof(j->err), "WEBHOOK_SECRET_FILE: %s", why);
-    j->rc = -1;
-    return;
-  }
-  if (g.cfg.read_tokens_file[0] &&
-      config_load_tokens_file(g.cfg.read_tokens_file, &j->tokens, why, sizeof(why)) != 0) {
-    snprintf(j->err, sizeof(j->err), "READ_TOKENS_FILE: %s", why);
-    j->rc = -1;
-  }
-}
-
-static void reload_done(uv_work_t *w, int status) {
-  reload_job *j = (reload_job *)w->data;
-  g.reload_running = 0;
-  if (status == UV_ECANCELED) j->rc = -1, snprintf(j->err, sizeof(j->err), "cancelled");
-  if (j->rc != 0) {
-    /* All or nothing: keep every old list. */
-    free(j->secret);
-    auth_secrets_free(j->secrets);
-    auth_tokens_free(j->tokens);
-    log_event(LOG_ERROR, "reload_failed", j->err);
-  } else {
-    if (j->secrets) {
-      free(g.cfg.secret);
-      auth_secrets_free(g.cfg.secrets);
-      g.cfg.secret = j->secret;
-      g.cfg.secret_len = j->len;
-      g.cfg.secrets = j->secrets;
-    }
-    if (j->tokens) {
-      auth_tokens_free(g.cfg.read_tokens);
-      g.cfg.read_tokens = j->tokens;
-    }
-    log_event(LOG_INFO, "reload",
-              j->secrets && j->tokens ? "WEBHOOK_SECRET_FILE and READ_TOKENS_FILE reloaded"
-              : j->secrets            ? "webhook secrets reloaded from WEBHOOK_SECRET_FILE"
-                                      : "read tokens reloaded from READ_TOKENS_FILE");
-  }
-  j->secret = NULL;
-  j->secrets = NULL;
-  j->tokens = NULL;
-  notify_send("READY=1");
-}
-
 static void on_signal(uv_signal_t *h, int signum) {
   if (signum == SIGHUP) {
-    notify_send("RELOADING=1");
-    if (!g.cfg.secret_file[0] && !g.cfg.read_tokens_file[0]) {
-      notify_send("READY=1");
-      log_event(LOG_INFO, "reload",
-                "SIGHUP: nothing to reload (WEBHOOK_SECRET_FILE and READ_TOKENS_FILE unset)");
-      return;
-    }
-    if (g.reload_running) return; /* the running reload reads the newest files */
-    g.reload.job.data = &g.reload;
-    int rc = uv_queue_work(g.loop, &g.reload.job, reload_work, reload_done);
-    if (rc != 0) {
-      log_event(LOG_ERROR, "reload_failed", uv_strerror(rc));
-      notify_send("READY=1");
-      return;
-    }
-    g.reload_running = 1;
+    reload_start(g.loop, &g.cfg);
     return;
   }
   (void)h;
@@ -364,26 +164,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "hookd: libsodium failed to initialise\n");
     return 1;
   }
-  if (argc > 1) {
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-      fputs(usage, stdout);
-      return 0;
-    }
-    if (!strcmp(argv[1], "--version")) {
-      /* The second line names the storage engines built in (the static
-       * build leaves PostgreSQL out: see README). */
-#ifdef HOOKD_WITH_POSTGRES
-      printf("hookd %s\nengines: sqlite postgres\n", HOOKD_VERSION);
-#else
-      printf("hookd %s\nengines: sqlite\n", HOOKD_VERSION);
-#endif
-      return 0;
-    }
-    if (!strcmp(argv[1], "--healthcheck")) return cmd_healthcheck();
-    if (!strcmp(argv[1], "--sign")) return cmd_sign(argc, argv);
-    fprintf(stderr, "hookd: unknown argument '%s' (try --help)\n", argv[1]);
-    return 2;
-  }
+  int cli_rc = cli_run(argc, argv);
+  if (cli_rc >= 0) return cli_rc;
   signal(SIGPIPE, SIG_IGN);
   /* glibc gives each thread that allocates its own malloc arena; with the
    * database work spread over the threadpool that kept ~50 MB resident

@@ -1,0 +1,107 @@
+/* reload.cc: SIGHUP. The secret and token files are re-read on the
+ * threadpool (a file read is disk I/O, never done on the loop) and the new
+ * lists installed on the loop, all or nothing; systemd hears RELOADING=1
+ * and READY=1 around it. */
+#include "reload.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "auth.h"
+#include "job.h"
+#include "log.h"
+#include "notify.h"
+
+/* A SIGHUP reload: the worker reads the files (their paths and the schemes
+ * never change after start-up), the loop installs the result. */
+struct reload_job {
+  job j;       /* must stay first */
+  config *cfg; /* the daemon's; its lists are replaced on success */
+  int running;
+  char *secret; /* malloc'd, handed to g.cfg on success */
+  size_t len;
+  auth_secrets *secrets; /* parsed secret, with it */
+  auth_tokens *tokens;   /* READ_TOKENS_FILE, handed to g.cfg on success */
+  int rc;
+  char err[700];
+};
+
+static reload_job g_reload; /* one reload at a time */
+
+/* SIGHUP: the secret and token files are read on the threadpool (a file
+ * read is disk I/O, never done on the loop); the loop swaps the new lists
+ * in afterwards. Nothing else holds the old lists: every check runs on the
+ * loop, synchronously. */
+static void reload_work(job *w) {
+  reload_job *j = (reload_job *)w;
+  const config *cfg = j->cfg; /* paths and schemes: fixed after start-up */
+  char why[600];
+  j->rc = 0;
+  if (cfg->secret_file[0] && config_load_secret_file(cfg->secret_file, cfg->sig_schemes, &j->secret,
+                                                     &j->len, &j->secrets, why, sizeof(why)) != 0) {
+    snprintf(j->err, sizeof(j->err), "WEBHOOK_SECRET_FILE: %s", why);
+    j->rc = -1;
+    return;
+  }
+  if (cfg->read_tokens_file[0] &&
+      config_load_tokens_file(cfg->read_tokens_file, &j->tokens, why, sizeof(why)) != 0) {
+    snprintf(j->err, sizeof(j->err), "READ_TOKENS_FILE: %s", why);
+    j->rc = -1;
+  }
+}
+
+static void reload_done(job *w, int cancelled) {
+  reload_job *j = (reload_job *)w;
+  config *cfg = j->cfg;
+  j->running = 0;
+  if (cancelled) {
+    j->rc = -1;
+    snprintf(j->err, sizeof(j->err), "cancelled");
+  }
+  if (j->rc != 0) {
+    /* All or nothing: keep every old list. */
+    free(j->secret);
+    auth_secrets_free(j->secrets);
+    auth_tokens_free(j->tokens);
+    log_event(LOG_ERROR, "reload_failed", j->err);
+  } else {
+    if (j->secrets) {
+      free(cfg->secret);
+      auth_secrets_free(cfg->secrets);
+      cfg->secret = j->secret;
+      cfg->secret_len = j->len;
+      cfg->secrets = j->secrets;
+    }
+    if (j->tokens) {
+      auth_tokens_free(cfg->read_tokens);
+      cfg->read_tokens = j->tokens;
+    }
+    log_event(LOG_INFO, "reload",
+              j->secrets && j->tokens ? "WEBHOOK_SECRET_FILE and READ_TOKENS_FILE reloaded"
+              : j->secrets            ? "webhook secrets reloaded from WEBHOOK_SECRET_FILE"
+                                      : "read tokens reloaded from READ_TOKENS_FILE");
+  }
+  j->secret = NULL;
+  j->secrets = NULL;
+  j->tokens = NULL;
+  notify_send("READY=1");
+}
+
+void reload_start(uv_loop_t *loop, config *cfg) {
+  notify_send("RELOADING=1");
+  if (!cfg->secret_file[0] && !cfg->read_tokens_file[0]) {
+    notify_send("READY=1");
+    log_event(LOG_INFO, "reload",
+              "SIGHUP: nothing to reload (WEBHOOK_SECRET_FILE and READ_TOKENS_FILE unset)");
+    return;
+  }
+  if (g_reload.running) return; /* the running reload reads the newest files */
+  g_reload.cfg = cfg;
+  int rc = job_submit(loop, &g_reload.j, reload_work, reload_done);
+  if (rc != 0) {
+    log_event(LOG_ERROR, "reload_failed", uv_strerror(rc));
+    notify_send("READY=1");
+    return;
+  }
+  g_reload.running = 1;
+}
