@@ -119,6 +119,12 @@ struct conn {
 /* Accepts a connection from listener into set, owned by srv. Returns 0 or
  * a libuv error. */
 int conn_accept(conn_set *set, uv_stream_t *listener, server *srv);
+/* Arms the idle timer and starts reading (a new connection). */
+void conn_begin(conn *c);
+/* conn_log.cc: the request id of the current request (client's or
+ * generated), and the request's JSON log line. */
+void conn_assign_request_id(conn *c);
+void conn_log_request(conn *c, int status, double latency_ms);
 /* Counts and (rate-limited) logs a refused connection (metrics reason). */
 void conn_refused(conn_set *set, int reason);
 /* Writes the response: status from resp_status, body already in c->out.

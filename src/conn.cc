@@ -38,8 +38,10 @@ static void after_response(conn *c);
 static void conn_unref(conn *c) {
   if (--c->refs > 0) return;
   conn_set *s = c->set;
-  if (c->prev) c->prev->next = c->next;
-  else s->head = c->next;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    s->head = c->next;
   if (c->next) c->next->prev = c->prev;
   s->n--;
   metrics_conn_closed();
@@ -71,8 +73,10 @@ static void alloc_cb(uv_handle_t *, size_t, uv_buf_t *b) {
 
 static void read_start(conn *c) {
   if ((c->flags & (CF_READING | CF_CLOSING)) == 0) {
-    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) == 0) c->flags |= CF_READING;
-    else conn_close(c);
+    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) == 0)
+      c->flags |= CF_READING;
+    else
+      conn_close(c);
   }
 }
 
@@ -121,84 +125,16 @@ static void on_timer(uv_timer_t *t) {
       c->state = CS_BUSY;
       conn_respond_detail(c, HTTP_REQUEST_TIMEOUT, "request timeout: the client was too slow");
       break;
-    case CS_BUSY: /* never armed while busy */
-      break;
-    default: /* idle keep-alive, stuck write, linger, ended stream: close */
-      conn_close(c);
+    case CS_BUSY: /* never armed while busy */ break;
+    default: /* idle keep-alive, stuck write, linger, ended stream: close */ conn_close(c);
   }
 }
 
-/* ---- Accept ----------------------------------------------------------- */
-
-/* Counts a refusal and logs it, at most once a second (with how many were
- * not logged), so a flood cannot flood the log. */
-void conn_refused(conn_set *s, int reason) {
-  metrics_conn_refused(reason);
-  s->refused_unlogged++;
-  int64_t now = clock_wall_ms();
-  if (now - s->refused_logged_ms < 1000) return;
-  char msg[160];
-  snprintf(msg, sizeof(msg), "%s: %llu connection(s) refused since the last line",
-           reason == METRICS_REFUSED_DESCRIPTORS ? "out of file descriptors"
-                                                 : "MAX_CONNECTIONS reached (health checks still served)",
-           (unsigned long long)s->refused_unlogged);
-  log_event(LOG_WARN, "connection_refused", msg);
-  s->refused_logged_ms = now;
-  s->refused_unlogged = 0;
-}
-
-int conn_accept(conn_set *s, uv_stream_t *listener, server *srv) {
-  conn *c = (conn *)calloc(1, sizeof(conn));
-  if (!c) return UV_ENOMEM;
-  int rc = uv_tcp_init(s->loop, &c->tcp);
-  if (rc != 0) {
-    free(c);
-    return rc;
-  }
-  c->tcp.data = c;
-  c->set = s;
-  c->srv = srv;
-  c->refs = 2; /* tcp + timer */
-  int trc = uv_timer_init(s->loop, &c->timer); /* cannot fail on a live loop */
-  c->timer.data = c;
-  rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
-  if (rc == 0) rc = trc;
-  c->next = s->head;
-  if (s->head) s->head->prev = c;
-  s->head = c;
-  s->n++;
-  metrics_conn_opened();
-  if (rc != 0) {
-    conn_close(c);
-    return rc;
-  }
-  /* Without TCP_NODELAY answers may wait for an ACK (latency, not
-   * correctness): keep the connection if it fails. */
-  if (uv_tcp_nodelay(&c->tcp, 1) != 0) log_event(LOG_DEBUG, "tcp_nodelay_failed", NULL);
-  http_parser_init(&c->parser, &c->req, &s->limits);
-  c->log.dup = -1;
-  c->route = -1;
-  if (s->n > s->cfg->max_connections && !s->draining &&
-      s->n <= s->cfg->max_connections + CONN_HEALTH_RESERVE) {
-    /* Full, but a health check still gets its answer (router_dispatch
-     * serves only the health checks on such a connection, then closes it). */
-    conn_refused(s, METRICS_REFUSED_MAX_CONNECTIONS);
-    c->flags |= CF_OVERFLOW | CF_CLOSE_AFTER;
-  } else if (s->n > s->cfg->max_connections || s->draining) {
-    /* Over the limit: say so and close, rather than leave the client hanging. */
-    if (!s->draining) conn_refused(s, METRICS_REFUSED_MAX_CONNECTIONS);
-    c->state = CS_BUSY;
-    c->flags |= CF_CLOSE_AFTER;
-    c->start_ns = clock_mono_ns();
-    c->resp.retry_after = 1;
-    conn_respond_detail(c, HTTP_UNAVAILABLE,
-                        s->draining ? "server is shutting down" : "too many connections");
-    return 0;
-  }
+/* A new connection waits for its first request (conn_accept.cc). */
+void conn_begin(conn *c) {
   c->state = CS_IDLE;
-  timer_set(c, s->cfg->idle_timeout_ms);
+  timer_set(c, c->set->cfg->idle_timeout_ms);
   read_start(c);
-  return 0;
 }
 
 /* ---- Reading and parsing ---------------------------------------------- */
@@ -291,8 +227,7 @@ static void conn_run(conn *c, const char *data, size_t n) {
   while (!(c->flags & CF_CLOSING) && c->state == CS_IDLE && c->pending_off < c->pending.len)
     conn_execute(c, c->pending.data + c->pending_off, c->pending.len - c->pending_off);
   c->flags &= ~CF_IN_RUN;
-  if (!(c->flags & CF_CLOSING) && (c->state == CS_IDLE || c->state == CS_READING))
-    read_start(c);
+  if (!(c->flags & CF_CLOSING) && (c->state == CS_IDLE || c->state == CS_READING)) read_start(c);
 }
 
 /* The response is out: close, or get ready for the next request. */
@@ -326,61 +261,15 @@ static void on_write(uv_write_t *w, int status) {
   after_response(c);
 }
 
-/* Picks the request id: the client's when sane, else a generated one. */
-static void assign_request_id(conn *c) {
-  if (c->req.has_rid && !c->req.rid_bad && c->req.rid_len > 0) {
-    memcpy(c->rid, c->req.rid, c->req.rid_len);
-    c->rid_len = c->req.rid_len;
-    return;
-  }
-  conn_set *s = c->set;
-  int n = snprintf(c->rid, sizeof(c->rid), "%s-%llx", s->rid_prefix,
-                   (unsigned long long)++s->rid_seq);
-  c->rid_len = (uint32_t)n;
-}
-
-static void log_request(conn *c, int status, double latency_ms) {
-  int level = status >= 500 ? LOG_ERROR : (status == 401 ? LOG_ERROR : (status >= 400 ? LOG_WARN : LOG_INFO));
-  buf *b = log_begin(level);
-  if (!b) return;
-  str path = http_req_path(&c->req);
-  buf_puts(b, ",\"event\":\"request\",\"request_id\":");
-  json_put_str(b, c->rid, c->rid_len);
-  buf_puts(b, ",\"method\":");
-  if (c->req.headers_done) json_put_cstr(b, http_method_name(c->req.method));
-  else buf_puts(b, "null");
-  buf_puts(b, ",\"path\":");
-  if (c->req.url_len) json_put_str(b, path.base, path.len);
-  else buf_puts(b, "null");
-  buf_puts(b, ",\"status\":");
-  buf_put_u64(b, (uint64_t)status);
-  buf_puts(b, ",\"latency_ms\":");
-  buf_put_fixed3(b, latency_ms);
-  if (c->log.has_mid) {
-    buf_puts(b, ",\"message_id\":");
-    json_put_str(b, c->log.mid, c->log.mid_len);
-  }
-  if (c->log.dup >= 0) buf_puts(b, c->log.dup ? ",\"dup\":true" : ",\"dup\":false");
-  if (c->log.result) {
-    buf_puts(b, ",\"result\":");
-    json_put_cstr(b, c->log.result);
-  }
-  if (c->log.detail) {
-    buf_puts(b, ",\"detail\":");
-    json_put_cstr(b, c->log.detail);
-  }
-  log_end(b);
-}
-
 /* Everything that counts an answered request: id, metrics, log, console. */
 static void account(conn *c, int status) {
   c->resp.status = status;
   if (c->route < 0) c->route = c->set->route_of(c); /* errors before routing */
   double latency_ms = (double)(clock_mono_ns() - c->start_ns) / 1e6;
-  assign_request_id(c);
+  conn_assign_request_id(c);
   metrics_request(c->route, status, latency_ms);
   if (c->set->on_answered) c->set->on_answered(c, status);
-  log_request(c, status, latency_ms);
+  conn_log_request(c, status, latency_ms);
 }
 
 size_t conn_respond_stream(conn *c, int status) {
@@ -401,8 +290,8 @@ void conn_respond(conn *c, int status) {
 
   int keep_alive = !(c->flags & CF_CLOSE_AFTER);
   int http10 = llhttp_get_http_major(&c->parser) == 1 && llhttp_get_http_minor(&c->parser) == 0;
-  size_t hlen = response_head(c->head, &c->resp, c->out.len, str{c->rid, c->rid_len},
-                              keep_alive, http10);
+  size_t hlen =
+      response_head(c->head, &c->resp, c->out.len, str{c->rid, c->rid_len}, keep_alive, http10);
   c->wbufs[0] = uv_buf_init(c->head, (unsigned)hlen);
   c->wbufs[1] = uv_buf_init(c->out.data, (unsigned)c->out.len);
   int nbufs = c->out.len ? 2 : 1;
@@ -455,6 +344,8 @@ void conn_drain(conn *c) {
     stream_end(c, NULL);
     return;
   }
-  if (c->state == CS_IDLE && c->pending_off >= c->pending.len) conn_close(c);
-  else c->flags |= CF_CLOSE_AFTER;
+  if (c->state == CS_IDLE && c->pending_off >= c->pending.len)
+    conn_close(c);
+  else
+    c->flags |= CF_CLOSE_AFTER;
 }

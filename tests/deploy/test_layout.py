@@ -1,8 +1,8 @@
 """The source tree keeps the shape the README promises: no include cycles
 between modules, and every source file opens with a comment saying what it
 owns. A module is a header and its sources: `conn` (include/conn.h,
-src/conn.cc, and stream.h/stream.cc, its streaming mode, split off to keep
-files short), `handlers` (src/handlers/*), `store` (the seam),
+src/conn.cc, conn_accept.cc, conn_log.cc, and stream.h/stream.cc, its streaming mode,
+split off to keep files short), `handlers` (src/handlers/*), `store` (the seam),
 `store/sqlite` and `store/pg` (one engine each)."""
 import os
 import re
@@ -28,7 +28,7 @@ def module_of(rel):
     if name.startswith("store/") or name == "store.h":
         return "store"
     base = os.path.splitext(os.path.basename(name))[0]
-    return "conn" if base == "stream" else base
+    return "conn" if base in ("stream", "conn_log", "conn_accept") else base
 
 
 def sources():
