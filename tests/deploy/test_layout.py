@@ -28,7 +28,9 @@ def module_of(rel):
     if name.startswith("store/") or name == "store.h":
         return "store"
     base = os.path.splitext(os.path.basename(name))[0]
-    return "conn" if base in ("stream", "conn_log", "conn_accept") else base
+    if base in ("stream", "conn_log", "conn_accept"):
+        return "conn"
+    return "metrics" if base == "metrics_sample" else base
 
 
 def sources():
