@@ -28,6 +28,7 @@
 #define LOG_MAX_MESSAGE_ID 128        /* bytes of message_id copied to logs */
 #define LOG_MAX_BUFFER (4u << 20)     /* pending log bytes before dropping */
 #define MSG_MAX_TEXT_CHARS 4096       /* text limit in Unicode code points */
+#define MSG_MAX_ID_BYTES 256          /* message_id limit in bytes */
 #define MSG_MAX_MSISDN_DIGITS 15      /* E.164 */
 #define STORE_MAX_BATCH 1024          /* inserts per group commit */
 #define STORE_MAX_READERS 8           /* reader connections at most */

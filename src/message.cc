@@ -222,7 +222,12 @@ int message_parse(char *body, size_t len, message *m, msg_errors *errs) {
     }
     switch (f) {
       case F_MESSAGE_ID:
-        if (v.len == 0) msg_errors_add(errs, "body", name, "must not be empty", "value_error");
+        /* Bounded so that a message's live event, log line and rejection
+         * record stay small whatever the body limit is. */
+        if (v.len == 0)
+          msg_errors_add(errs, "body", name, "must not be empty", "value_error");
+        else if (v.len > MSG_MAX_ID_BYTES)
+          msg_errors_add(errs, "body", name, "must be at most 256 bytes", "string_too_long");
         m->message_id = v;
         break;
       case F_FROM:

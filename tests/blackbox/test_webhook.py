@@ -478,6 +478,23 @@ def test_text_limit_counts_escaped_code_points(srv):
     assert srv.row(mid3) is None
 
 
+def test_message_id_limit_is_256_bytes(srv):
+    # Padded with "\u00e9" (2 bytes of UTF-8) to 256 bytes: the most a
+    # message_id may hold.
+    mid = new_id("long")
+    mid += "\u00e9" * ((256 - len(mid)) // 2) + "x" * (len(mid) % 2)
+    assert len(mid.encode()) == 256
+    assert_ok(srv.post_webhook(message(message_id=mid)))
+    assert srv.row(mid) is not None
+    longer = "x" + mid
+    resp = srv.post_webhook(message(message_id=longer))
+    assert resp.status == 422, resp
+    assert resp.json()["detail"] == [{"loc": ["body", "message_id"],
+                                      "msg": "must be at most 256 bytes",
+                                      "type": "string_too_long"}]
+    assert srv.row(longer) is None
+
+
 def test_validation_reports_every_bad_field_at_once(srv):
     body = encode({"message_id": "", "from": "1", "to": 2, "ts": "nope", "text": 7})
     resp = srv.post_webhook(body)
