@@ -184,9 +184,11 @@ void router_dispatch(conn *c) {
 }
 
 /* The console's own requests (the page, its stream and its reads, which
- * send X-Request-ID: console-...) are not traffic on the console's charts. */
-static int console_request(const conn *c) {
+ * send X-Request-ID: console-...) are not traffic on the console's charts.
+ * The tag is the client's word, so it never hides a webhook or an error. */
+static int console_request(const conn *c, int status) {
   static const char tag[] = "console-";
+  if (c->route == ROUTE_WEBHOOK || status >= 400) return 0;
   if (c->route == ROUTE_EVENTS || c->route == ROUTE_SNAPSHOT || c->route == ROUTE_REJECTIONS ||
       c->route == ROUTE_DASHBOARD || c->route == ROUTE_UI || c->route == ROUTE_APP_JS ||
       c->route == ROUTE_FAVICON)
@@ -217,6 +219,6 @@ void router_answered(conn *c, int status) {
     if (c->log.dup < 0) c->log.dup = 0;
     if (!c->log.result) c->log.result = webhook_status_result(status);
   }
-  history_response(status, c->route == ROUTE_WEBHOOK, c->log.dup, console_request(c));
+  history_response(status, c->route == ROUTE_WEBHOOK, c->log.dup, console_request(c, status));
   if (c->route == ROUTE_WEBHOOK && status != HTTP_OK) rejections_record(c, status);
 }

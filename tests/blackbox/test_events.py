@@ -361,20 +361,27 @@ def test_snapshot_history_counts_and_console_label(hookd_factory):
     for i in range(4):                                     # the console's own reads
         assert srv.request("GET", "/messages", headers={"X-Request-ID": "console-%d" % i}).status == 200
     assert srv.request("GET", "/stats").status == 200      # someone else's read
+    # The console tag is the client's word: it hides neither a webhook nor an error.
+    tagged = message()
+    assert srv.post_webhook(tagged, headers={"X-Request-ID": "console-w"}).status == 200
+    assert srv.request("GET", "/messages?limit=0",
+                       headers={"X-Request-ID": "console-e"}).status == 422
     time.sleep(2.2)                                        # let the seconds close
     snap = snapshot(srv, "history=60")
     h = snap["history"]
     assert h["n"] == len(h["created"]) == len(h["p99_ms"]) <= 60
-    assert sum(h["created"]) == 3 and sum(h["duplicate"]) == 1 and sum(h["rejected"]) == 2
-    assert sum(h["req_2xx"]) == 3 + 1 + 1
-    assert sum(h["req_4xx"]) == 2
+    assert sum(h["created"]) == 4 and sum(h["duplicate"]) == 1 and sum(h["rejected"]) == 2
+    assert sum(h["req_2xx"]) == 4 + 1 + 1
+    assert sum(h["req_4xx"]) == 3
     assert sum(h["console"]) >= 4
-    assert snap["requests"]["2xx"] == 5 and snap["requests"]["console"] >= 4
+    assert snap["requests"]["2xx"] == 6 and snap["requests"]["console"] >= 4
     assert any(v is not None and v > 0 for v in h["p99_ms"])
-    assert [d["message"]["message_id"] for d in snap["messages"]] == [m["message_id"] for m in ok]
+    assert [d["message"]["message_id"] for d in snap["messages"]] == \
+        [m["message_id"] for m in ok + [tagged]]
     assert snap["reset"] is False
     later = snapshot(srv, "history=0&after=" + snap["messages"][0]["id"])
-    assert [d["message"]["message_id"] for d in later["messages"]] == [m["message_id"] for m in ok[1:]]
+    assert [d["message"]["message_id"] for d in later["messages"]] == \
+        [m["message_id"] for m in ok[1:] + [tagged]]
     assert snapshot(srv, "after=zzz")["reset"] is True
     for bad in ("history=3601", "history=-1", "limit=101", "history=x"):
         r = srv.request("GET", "/snapshot?" + bad)
