@@ -15,4 +15,12 @@ int query_next(str *qs, str *key, str *val);
  * bad escape, a decoded NUL, invalid UTF-8, or no room. */
 long query_decode(str in, int plus_is_space, char *out, size_t cap);
 
+/* Finds parameter `name` in qs and decodes its last value into out (as
+ * query_decode). Returns the decoded length, QUERY_ABSENT, or QUERY_BAD
+ * when that value does not decode. *count (when not NULL) gets how many
+ * times the name occurs, for callers that refuse a repeated parameter. */
+#define QUERY_ABSENT (-1)
+#define QUERY_BAD (-2)
+long query_find(str qs, const char *name, int plus_is_space, char *out, size_t cap, int *count);
+
 #endif

@@ -46,3 +46,20 @@ long query_decode(str in, int plus_is_space, char *out, size_t cap) {
   }
   return utf8_count(out, o) < 0 ? -1 : (long)o;
 }
+
+long query_find(str qs, const char *name, int plus_is_space, char *out, size_t cap, int *count) {
+  str key, val;
+  size_t nl = strlen(name);
+  char k[32];
+  long found = QUERY_ABSENT;
+  int n = 0;
+  while (query_next(&qs, &key, &val)) {
+    long kl = query_decode(key, 1, k, sizeof(k));
+    if (kl < 0 || (size_t)kl != nl || memcmp(k, name, nl) != 0) continue;
+    n++;
+    found = query_decode(val, plus_is_space, out, cap);
+    if (found < 0) found = QUERY_BAD;
+  }
+  if (count) *count = n;
+  return found;
+}

@@ -103,16 +103,12 @@ static int check_webhook(conn *c) {
  * is more exposed than a header (hookd logs paths without the query). */
 static int query_token(const conn *c, const auth_tokens *tokens, const auth_jwt_cfg *jwt,
                        int64_t now) {
-  str qs = http_req_query(&c->req), key, val, tok = {NULL, 0};
   char dec[HTTP_MAX_AUTHORIZATION];
-  while (query_next(&qs, &key, &val)) {
-    if (key.len != 12 || memcmp(key.base, "access_token", 12) != 0) continue;
-    long n = query_decode(val, 0, dec, sizeof(dec));
-    if (tok.base || n < 0) return AUTH_TOKEN_MALFORMED; /* repeated, or a bad escape */
-    tok = str{dec, (size_t)n};
-  }
-  if (!tok.base) return AUTH_TOKEN_MISSING;
-  return auth_token_check(tokens, jwt, tok, now);
+  int count;
+  long n = query_find(http_req_query(&c->req), "access_token", 0, dec, sizeof(dec), &count);
+  if (n == QUERY_ABSENT) return AUTH_TOKEN_MISSING;
+  if (n < 0 || count > 1) return AUTH_TOKEN_MALFORMED; /* a bad escape, or repeated */
+  return auth_token_check(tokens, jwt, str{dec, (size_t)n}, now);
 }
 
 /* Bearer credentials (RFC 6750): no credential gets a bare challenge, a

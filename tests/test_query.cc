@@ -45,11 +45,35 @@ TEST(decode_rejects_bad_input) {
   CHECK_EQ_INT(decode("%", 1, out, sizeof(out)), -1);
   CHECK_EQ_INT(decode("%4", 1, out, sizeof(out)), -1);
   CHECK_EQ_INT(decode("%G0", 1, out, sizeof(out)), -1);
-  CHECK_EQ_INT(decode("%00", 1, out, sizeof(out)), -1);      /* NUL */
-  CHECK_EQ_INT(decode("%FF", 1, out, sizeof(out)), -1);      /* invalid UTF-8 */
-  CHECK_EQ_INT(decode("%C3", 1, out, sizeof(out)), -1);      /* truncated UTF-8 */
+  CHECK_EQ_INT(decode("%00", 1, out, sizeof(out)), -1);       /* NUL */
+  CHECK_EQ_INT(decode("%FF", 1, out, sizeof(out)), -1);       /* invalid UTF-8 */
+  CHECK_EQ_INT(decode("%C3", 1, out, sizeof(out)), -1);       /* truncated UTF-8 */
   CHECK_EQ_INT(decode("%ED%A0%80", 1, out, sizeof(out)), -1); /* surrogate */
   CHECK_EQ_INT(decode("123456789", 1, out, sizeof(out)), -1); /* no room */
+}
+
+static long find(const char *qs, const char *name, int plus, char *out, size_t cap, int *n) {
+  return query_find(str{qs, strlen(qs)}, name, plus, out, cap, n);
+}
+
+TEST(query_find_last_value_and_count) {
+  char out[16];
+  int n = -1;
+  CHECK_EQ_INT(find("a=1&history=2&b", "history", 1, out, sizeof(out), &n), 1);
+  CHECK_STR(out, 1, "2");
+  CHECK_EQ_INT(n, 1);
+  CHECK_EQ_INT(find("x=1&x=22", "x", 1, out, sizeof(out), &n), 2); /* the last one */
+  CHECK_STR(out, 2, "22");
+  CHECK_EQ_INT(n, 2);
+  CHECK_EQ_INT(find("xx=1&%78=a+b", "x", 1, out, sizeof(out), &n), 3); /* decoded key */
+  CHECK_STR(out, 3, "a b");
+  CHECK_EQ_INT(find("t=a+b", "t", 0, out, sizeof(out), NULL), 3); /* '+' kept */
+  CHECK_STR(out, 3, "a+b");
+  CHECK_EQ_INT(find("y=1", "x", 1, out, sizeof(out), &n), QUERY_ABSENT);
+  CHECK_EQ_INT(n, 0);
+  CHECK_EQ_INT(find("x=%zz", "x", 1, out, sizeof(out), &n), QUERY_BAD);
+  CHECK_EQ_INT(find("x=0123456789abcdefg", "x", 1, out, sizeof(out), &n), QUERY_BAD);
+  CHECK_EQ_INT(find("x=", "x", 1, out, sizeof(out), &n), 0); /* present, empty */
 }
 
 static void check_fold(const char *in, const char *want) {
@@ -62,13 +86,13 @@ static void check_fold(const char *in, const char *want) {
 TEST(casefold_simple_mappings) {
   check_fold("ABC xyz", "abc xyz");
   check_fold("\xc3\x89T\xc3\x89", "\xc3\xa9t\xc3\xa9");                       /* ÉTÉ -> été */
-  check_fold("\xd0\x9f\xd0\xa0\xd0\x98\xd0\x92\xd0\x95\xd0\xa2",             /* ПРИВЕТ */
-             "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82");            /* привет */
+  check_fold("\xd0\x9f\xd0\xa0\xd0\x98\xd0\x92\xd0\x95\xd0\xa2",              /* ПРИВЕТ */
+             "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82");             /* привет */
   check_fold("\xce\xa3\xcf\x82", "\xcf\x83\xcf\x83");                         /* Σς -> σσ */
   check_fold("\xc3\x9f", "\xc3\x9f");                                         /* ß stays */
   check_fold("\xe4\xb8\xad\xf0\x9f\x98\x80", "\xe4\xb8\xad\xf0\x9f\x98\x80"); /* no case */
   check_fold("\xc4\x80\xc4\x81", "\xc4\x81\xc4\x81");                         /* Āā, stride 2 */
-  CHECK_EQ_INT(casefold_cp(0x10400), 0x10428);                               /* Deseret */
+  CHECK_EQ_INT(casefold_cp(0x10400), 0x10428);                                /* Deseret */
 }
 
 TEST(casefold_contains_matches_across_case) {
