@@ -18,19 +18,10 @@
 
 #define RECENT_MAX 100 /* messages in one /snapshot answer */
 
-/* Looks up one query parameter (its last occurrence), decoded into out.
- * Returns the length, -1 when absent, -2 when malformed. */
+/* One query parameter (its last occurrence) decoded into out: the length,
+ * QUERY_ABSENT or QUERY_BAD. */
 static long query_param(conn *c, const char *name, char *out, size_t cap) {
-  str qs = http_req_query(&c->req), key, val;
-  long found = -1;
-  char k[32];
-  while (query_next(&qs, &key, &val)) {
-    long kl = query_decode(key, 1, k, sizeof(k));
-    if (kl < 0 || (size_t)kl != strlen(name) || memcmp(k, name, (size_t)kl) != 0) continue;
-    found = query_decode(val, 1, out, cap);
-    if (found < 0) found = -2;
-  }
-  return found;
+  return query_find(http_req_query(&c->req), name, 1, out, cap, NULL);
 }
 
 /* Parses an integer in [lo, hi] from parameter name; def when absent. */
@@ -39,7 +30,7 @@ static int int_param(conn *c, const char *name, long lo, long hi, long def, long
   char v[24];
   long n = query_param(c, name, v, sizeof(v));
   *out = def;
-  if (n == -1) return 0;
+  if (n == QUERY_ABSENT) return 0;
   long x = 0;
   int ok = n > 0;
   for (long i = 0; ok && i < n; i++) {
@@ -54,6 +45,17 @@ static int int_param(conn *c, const char *name, long lo, long hi, long def, long
   }
   *out = x;
   return 0;
+}
+
+/* Answers the JSON in b (c->out), or 500 when building it ran out of
+ * memory (a partial buffer is never sent). */
+static void respond_json(conn *c, buf *b) {
+  if (b->oom) {
+    conn_respond_detail(c, HTTP_INTERNAL_ERROR, "out of memory");
+    return;
+  }
+  c->resp.cache = "no-store";
+  conn_respond(c, HTTP_OK);
 }
 
 static void answer_errors(conn *c, const msg_errors *errs) {
@@ -83,7 +85,7 @@ void handle_snapshot(conn *c) {
   long hist, limit;
   char after[HTTP_MAX_EVENT_ID];
   long alen = query_param(c, "after", after, sizeof(after));
-  if (alen == -2) msg_errors_add(&errs, "query", "after", "not an event id", "value_error");
+  if (alen == QUERY_BAD) msg_errors_add(&errs, "query", "after", "not an event id", "value_error");
   int_param(c, "history", 0, HISTORY_SECONDS, HISTORY_SECONDS, &hist, &errs);
   int_param(c, "limit", 0, RECENT_MAX, 50, &limit, &errs);
   if (errs.n) {
@@ -93,12 +95,13 @@ void handle_snapshot(conn *c) {
   buf *b = &c->out;
   buf_reset(b);
   events_snapshot_json(b, (int)hist);
-  b->len--; /* reopen the object for the recent messages */
-  buf_putc(b, ',');
-  events_recent_json(b, str{after, alen > 0 ? (size_t)alen : 0}, (int)limit);
-  buf_putc(b, '}');
-  c->resp.cache = "no-store";
-  conn_respond(c, b->oom ? HTTP_INTERNAL_ERROR : HTTP_OK);
+  if (!b->oom) {
+    b->len--; /* reopen the object for the recent messages */
+    buf_putc(b, ',');
+    events_recent_json(b, str{after, alen > 0 ? (size_t)alen : 0}, (int)limit);
+    buf_putc(b, '}');
+  }
+  respond_json(c, b);
 }
 
 void handle_rejections(conn *c) {
@@ -112,6 +115,5 @@ void handle_rejections(conn *c) {
   }
   buf_reset(&c->out);
   rejections_json(&c->out, (int)limit);
-  c->resp.cache = "no-store";
-  conn_respond(c, HTTP_OK);
+  respond_json(c, &c->out);
 }
