@@ -33,10 +33,11 @@ void events_stop(void);
 /* A message's transaction committed: tell every subscriber. */
 void events_publish_message(const message *m);
 /* Makes c a subscriber (answers it with the stream). last_id is the
- * Last-Event-ID to resume after (len 0 for none). Returns 0, or -1 when
- * the subscriber limit is reached (c is untouched: the caller answers). */
+ * Last-Event-ID to resume after (len 0 for none). Returns 0 (c is a stream,
+ * or closed when its head could not be allocated), or -1 when the
+ * subscriber limit is reached or memory is short (c is untouched: the
+ * caller answers). */
 int events_subscribe(conn *c, str last_id);
-uint32_t events_subscribers(void);
 /* The snapshot object with the last history_n seconds of history. */
 void events_snapshot_json(buf *b, int history_n);
 /* Appends `"messages":[{"id":...,"message":{...}}...],"reset":bool`: the

@@ -31,7 +31,6 @@ struct conn;
 struct stream_chunk {
   int refs;
   uint32_t len;      /* bytes of data */
-  uint64_t seq;      /* owner's sequence number, 0 for none */
   uint32_t part_off; /* owner's: a sub-range of the data (e.g. its JSON) */
   uint32_t part_len;
   char *data; /* points right after the struct (one allocation) */
@@ -50,14 +49,17 @@ typedef void (*stream_closed_cb)(conn *c, void *arg);
  * c a stream. Returns 0, or -1 when out of memory (c is then closed and
  * on_closed is never called). */
 int stream_begin(conn *c, const char *content_type, stream_closed_cb on_closed, void *arg);
-/* Queues ch (taking a ref) behind what is waiting. -1 when the stream's
- * queue is full or the stream is ending or closed: the chunk is not sent. */
+enum stream_send_result {
+  STREAM_SENT = 0,
+  STREAM_FULL = -1, /* the queue is at its bound: the client is too slow */
+  STREAM_GONE = -2, /* the stream is ending or its conn is closing */
+};
+/* Queues ch (taking a ref) behind what is waiting; anything but STREAM_SENT
+ * means the chunk is not sent. */
 int stream_send(conn *c, stream_chunk *ch);
 /* Ends the stream: queues final (may be NULL) past the bound, then closes
  * gracefully once everything is written, or after STREAM_END_MS. */
 void stream_end(conn *c, stream_chunk *final);
-/* Bytes queued and not yet written on c. */
-size_t stream_queued(const conn *c);
 
 /* For conn.cc: releases the stream state of a conn being freed. */
 void stream_free(conn *c);

@@ -3,8 +3,9 @@
  * A message event is formatted once into a shared chunk; every subscriber
  * queues a reference to it (stream.cc), so the cost of a slow subscriber is
  * a pointer per event until its queue bound drops it with an `event:
- * dropped` and a close. Memory: the ring (<= EVENTS_RING_BYTES) plus, per
- * subscriber, its conn and at most STREAM_MAX_CHUNKS references. */
+ * dropped` and a close. Memory: the ring (<= EVENTS_RING_BYTES, and at
+ * least the newest event) plus, per subscriber, its conn and at most
+ * STREAM_MAX_CHUNKS references. */
 #include "events.h"
 
 #include <stdio.h>
@@ -69,12 +70,14 @@ static void drop(subscriber *s, const char *reason) {
   stream_chunk_unref(ch);
 }
 
-/* Sends ch to every live subscriber; a full queue drops that subscriber. */
+/* Sends ch to every live subscriber; a full queue drops that subscriber.
+ * One whose conn is already closing is skipped: its close unlinks it, and
+ * it was not slow. */
 static void broadcast(stream_chunk *ch) {
   subscriber *next;
   for (subscriber *s = g_e.subs; s; s = next) {
     next = s->next; /* drop unlinks s */
-    if (stream_send(s->c, ch) != 0)
+    if (stream_send(s->c, ch) == STREAM_FULL)
       drop(s, "too slow: more events are waiting than one subscriber may hold");
   }
 }
@@ -93,13 +96,9 @@ void events_snapshot_json(buf *b, int history_n) {
   f.dropped = g_e.dropped;
   f.last_id_len = 0;
   if (g_e.seq) {
-    buf id = {};
-    put_id(&id, g_e.seq);
-    if (!id.oom && id.len < sizeof(f.last_id)) {
-      memcpy(f.last_id, id.data, id.len);
-      f.last_id_len = id.len;
-    }
-    buf_free(&id);
+    int n = snprintf(f.last_id, sizeof(f.last_id), "%s-%llu", g_e.srv->conns.rid_prefix,
+                     (unsigned long long)g_e.seq);
+    if (n > 0 && (size_t)n < sizeof(f.last_id)) f.last_id_len = (size_t)n;
   }
   snapshot_json(b, g_e.srv, &f, history_n);
 }
@@ -174,7 +173,6 @@ void events_publish_message(const message *m) {
   buf_puts(&b, "\n\n");
   stream_chunk *ch = chunk_of(&b);
   if (!ch) return; /* out of memory: the live view misses it, the store has it */
-  ch->seq = seq;
   ch->part_off = (uint32_t)off;
   ch->part_len = (uint32_t)part;
   g_e.seq = seq;
@@ -201,8 +199,8 @@ void events_publish_message(const message *m) {
  * not one of ours (another process, or garbage). */
 static int parse_id(str id, uint64_t *seq) {
   size_t tl = strlen(g_e.srv->conns.rid_prefix);
-  if (id.len <= tl + 1 || id.len > tl + 1 + 19 || memcmp(id.base, g_e.srv->conns.rid_prefix, tl) != 0 ||
-      id.base[tl] != '-')
+  if (id.len <= tl + 1 || id.len > tl + 1 + 19 ||
+      memcmp(id.base, g_e.srv->conns.rid_prefix, tl) != 0 || id.base[tl] != '-')
     return -1;
   uint64_t v = 0;
   for (size_t i = tl + 1; i < id.len; i++) {
@@ -253,8 +251,6 @@ static void on_closed(conn *, void *arg) {
   if (!s->dropped) unlink_sub(s);
   free(s);
 }
-
-uint32_t events_subscribers(void) { return g_e.nsubs; }
 
 int events_subscribe(conn *c, str last_id) {
   if (g_e.nsubs >= c->srv->cfg->events_max_subscribers) return -1;

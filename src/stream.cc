@@ -128,14 +128,14 @@ int stream_begin(conn *c, const char *content_type, stream_closed_cb on_closed, 
 
 int stream_send(conn *c, stream_chunk *ch) {
   conn_stream *st = c->stream;
-  if (!st || st->ending || (c->flags & CF_CLOSING)) return -1;
-  if (st->n == STREAM_MAX_CHUNKS || st->bytes + ch->len > STREAM_MAX_BYTES) return -1;
+  if (!st || st->ending || (c->flags & CF_CLOSING)) return STREAM_GONE;
+  if (st->n == STREAM_MAX_CHUNKS || st->bytes + ch->len > STREAM_MAX_BYTES) return STREAM_FULL;
   stream_chunk_ref(ch);
   st->q[(st->head + st->n) % STREAM_MAX_CHUNKS] = ch;
   st->n++;
   st->bytes += ch->len;
   flush(c);
-  return 0;
+  return STREAM_SENT;
 }
 
 void stream_end(conn *c, stream_chunk *final) {
@@ -149,8 +149,6 @@ void stream_end(conn *c, stream_chunk *final) {
   conn_timeout(c, STREAM_END_MS);
   flush(c);
 }
-
-size_t stream_queued(const conn *c) { return c->stream ? c->stream->bytes : 0; }
 
 void stream_free(conn *c) {
   conn_stream *st = c->stream;
