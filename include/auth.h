@@ -14,6 +14,7 @@
 
 #include "defs.h"
 
+#define AUTH_MAC_LEN 32           /* HMAC-SHA256 digest bytes */
 #define AUTH_HEX_LEN 64           /* hex digest length */
 #define AUTH_B64_LEN 44           /* base64 of a 32-byte digest, padded */
 #define AUTH_MAX_SECRETS 16       /* active webhook secrets (rotation) */
@@ -107,6 +108,7 @@ struct auth_secret {
 /* The active secrets; immutable once built, replaced whole on reload. */
 struct auth_secrets {
   char *text; /* owned copy of the list the entries point into */
+  size_t text_len;
   int n;
   auth_secret e[AUTH_MAX_SECRETS];
 };
@@ -135,20 +137,20 @@ struct auth_jwt_cfg {
 /* ---- hmac.cc */
 /* Must be called once before any other auth_ call (sodium_init). 0 or -1. */
 int auth_init(void);
+/* HMAC-SHA256 under key of parts[0..nparts) concatenated into mac; the
+ * hash state, which holds the key's pads, is wiped. */
+void auth_hmac(const void *key, size_t keylen, const str *parts, int nparts,
+               unsigned char mac[AUTH_MAC_LEN]);
 /* hex(HMAC-SHA256(key, body)) into out (64 chars + NUL). */
 void auth_sign_hex(const char *key, size_t keylen, const char *body, size_t len,
                    char out[AUTH_HEX_LEN + 1]);
 /* HMAC-SHA256(key, id "." ts "." body): the Standard Webhooks signed content. */
 void auth_hmac_standard(const unsigned char *key, size_t keylen, str id, str ts, const char *body,
-                        size_t len, unsigned char mac[32]);
+                        size_t len, unsigned char mac[AUTH_MAC_LEN]);
 /* base64(HMAC-SHA256(key, id "." ts "." body)), the Standard Webhooks v1
  * signature, into out (44 chars + NUL). */
 void auth_sign_standard(const unsigned char *key, size_t keylen, str id, str ts, const char *body,
                         size_t len, char out[AUTH_B64_LEN + 1]);
-/* 1 when sig (hex, either case, optionally prefixed "sha256=") is the HMAC
- * of body under key; 0 otherwise. The digest comparison is constant-time. */
-int auth_verify(const char *key, size_t keylen, const char *body, size_t len, const char *sig,
-                size_t siglen);
 
 /* ---- keys.cc */
 /* Parses a list of secrets separated by sep (',' for WEBHOOK_SECRET, '\n'
@@ -161,7 +163,7 @@ int auth_secrets_parse(const char *text, size_t len, char sep, int need_std, aut
                        char *err, size_t errlen);
 void auth_secrets_free(auth_secrets *s);
 /* The same for bearer tokens: each 16+ characters of RFC 6750's b64token
- * ([A-Za-z0-9-._~+/]+ then '='*). */
+ * (auth_is_b64token). */
 int auth_tokens_parse(const char *text, size_t len, char sep, auth_tokens **out, char *err,
                       size_t errlen);
 void auth_tokens_free(auth_tokens *t);
@@ -186,6 +188,9 @@ int auth_parse_timestamp(str s, int64_t *out);
  * case-insensitively). Returns AUTH_TOKEN_OK, MISSING (no header, or
  * another scheme) or MALFORMED. */
 int auth_bearer_token(const auth_hdr *authz, str *token);
+/* RFC 6750 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" )
+ * *"=". 1 or 0. */
+int auth_is_b64token(const char *s, size_t n);
 /* A token however it arrived (header, or ?access_token= for streams): a
  * static token from `tokens` (may be NULL) or a JWT accepted by jwt (key
  * NULL: none). Returns AUTH_TOKEN_OK or the reason. */

@@ -31,36 +31,59 @@ TEST(rfc4231_case6_long_key) {
   CHECK_STR(hex, strlen(hex), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
+/* The X-Signature check as a request meets it (auth_webhook_verify). */
+static int verify_hex(const char *key, const char *data, size_t n, const char *sig, size_t siglen) {
+  auth_secrets *s = NULL;
+  char err[300];
+  if (auth_secrets_parse(key, strlen(key), ',', 0, &s, err, sizeof(err)) != 0) return -1;
+  auth_webhook_cfg cfg = {AUTH_SCHEME_XSIG | AUTH_SCHEME_HUB, 300, s};
+  auth_sig_headers h = {};
+  h.xsig = auth_hdr{str{sig, siglen}, AUTH_HDR_PRESENT};
+  int r = auth_webhook_verify(&cfg, &h, data, n, 0);
+  auth_secrets_free(s);
+  return r == AUTH_SIG_OK;
+}
+
 TEST(verify_accepts_right_signature_any_case) {
   const char *sig = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
   const char *up = "5BDCC146BF60754E6A042426089575C75A003F089D2739839DEC58B964EC3843";
   const char *data = "what do ya want for nothing?";
-  CHECK(auth_verify("Jefe", 4, data, strlen(data), sig, 64));
-  CHECK(auth_verify("Jefe", 4, data, strlen(data), up, 64));
+  CHECK_EQ_INT(verify_hex("Jefe", data, strlen(data), sig, 64), 1);
+  CHECK_EQ_INT(verify_hex("Jefe", data, strlen(data), up, 64), 1);
   char pre[80] = "sha256=";
   strcat(pre, sig);
-  CHECK(auth_verify("Jefe", 4, data, strlen(data), pre, strlen(pre)));
+  CHECK_EQ_INT(verify_hex("Jefe", data, strlen(data), pre, strlen(pre)), 1);
 }
 
 TEST(verify_rejects_wrong_signatures) {
   const char *sig = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
   const char *data = "what do ya want for nothing?";
   size_t n = strlen(data);
+  CHECK_EQ_INT(verify_hex("Jefe", data, n, sig, 64), 1); /* the baseline holds */
   char flip[65];
   memcpy(flip, sig, 65);
   flip[10] = flip[10] == '0' ? '1' : '0';
-  CHECK(!auth_verify("Jefe", 4, data, n, flip, 64));
-  CHECK(!auth_verify("Jefe", 4, data, n, sig, 63));           /* truncated */
-  CHECK(!auth_verify("Jefe", 4, data, n - 1, sig, 64));       /* other body */
-  CHECK(!auth_verify("Jeff", 4, data, n, sig, 64));           /* other key */
-  CHECK(!auth_verify("Jefe", 4, data, n, "", 0));             /* empty */
+  CHECK_EQ_INT(verify_hex("Jefe", data, n, flip, 64), 0);
+  CHECK_EQ_INT(verify_hex("Jefe", data, n, sig, 63), 0);     /* truncated */
+  CHECK_EQ_INT(verify_hex("Jefe", data, n - 1, sig, 64), 0); /* other body */
+  CHECK_EQ_INT(verify_hex("Jeff", data, n, sig, 64), 0);     /* other key */
+  CHECK_EQ_INT(verify_hex("Jefe", data, n, "", 0), 0);       /* empty */
   char bad[65];
   memcpy(bad, sig, 65);
   bad[0] = 'g';
-  CHECK(!auth_verify("Jefe", 4, data, n, bad, 64));           /* not hex */
+  CHECK_EQ_INT(verify_hex("Jefe", data, n, bad, 64), 0); /* not hex */
   char spaced[66] = " ";
   strcat(spaced, sig);
-  CHECK(!auth_verify("Jefe", 4, data, n, spaced, 65));
+  CHECK_EQ_INT(verify_hex("Jefe", data, n, spaced, 65), 0);
+}
+
+TEST(b64token_rule) {
+  CHECK_EQ_INT(auth_is_b64token("abc-._~+/09==", 13), 1);
+  CHECK_EQ_INT(auth_is_b64token("", 0), 0);
+  CHECK_EQ_INT(auth_is_b64token("==", 2), 0); /* '=' only at the end, after one char */
+  CHECK_EQ_INT(auth_is_b64token("a=b", 3), 0);
+  CHECK_EQ_INT(auth_is_b64token("a b", 3), 0);
+  CHECK_EQ_INT(auth_is_b64token("a!", 2), 0);
 }
 
 /* ---- Secret and token lists ------------------------------------------- */
@@ -396,7 +419,8 @@ TEST(jwt_issuer_and_audience) {
                        "{\"exp\":1800000000,\"aud\":[[\"hookd\"]]}",
                        "{\"exp\":1800000000,\"aud\":{\"hookd\":1}}",
                        "{\"exp\":1800000000,\"aud\":null}"};
-  for (const char *o : odd) CHECK_EQ_INT(check_jwt(jwt(HS, o, jkey), now, NULL, "hookd"), AUTH_TOKEN_CLAIMS);
+  for (const char *o : odd)
+    CHECK_EQ_INT(check_jwt(jwt(HS, o, jkey), now, NULL, "hookd"), AUTH_TOKEN_CLAIMS);
 }
 
 TEST(bearer_check_tokens_then_jwt) {

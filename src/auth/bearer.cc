@@ -10,6 +10,14 @@ static int b64token_char(char c) {
          c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
 }
 
+int auth_is_b64token(const char *s, size_t n) {
+  size_t i = 0;
+  while (i < n && b64token_char(s[i])) i++;
+  if (i == 0) return 0;
+  while (i < n && s[i] == '=') i++;
+  return i == n;
+}
+
 int auth_bearer_token(const auth_hdr *authz, str *token) {
   if (authz->state == AUTH_HDR_ABSENT) return AUTH_TOKEN_MISSING;
   if (authz->state != AUTH_HDR_PRESENT) return AUTH_TOKEN_MALFORMED; /* twice, or too long */
@@ -20,19 +28,13 @@ int auth_bearer_token(const auth_hdr *authz, str *token) {
   if (n > 6 && s[6] != ' ') return AUTH_TOKEN_MISSING; /* "Bearerish" */
   size_t i = 6;
   while (i < n && s[i] == ' ') i++;
-  size_t start = i;
-  while (i < n && b64token_char(s[i])) i++;
-  while (i < n && s[i] == '=') i++;
-  if (i == start || i != n) return AUTH_TOKEN_MALFORMED;
-  *token = str{s + start, n - start};
+  if (!auth_is_b64token(s + i, n - i)) return AUTH_TOKEN_MALFORMED;
+  *token = str{s + i, n - i};
   return AUTH_TOKEN_OK;
 }
 
 int auth_token_check(const auth_tokens *tokens, const auth_jwt_cfg *jwt, str tok, int64_t now_s) {
-  size_t i = 0;
-  while (i < tok.len && b64token_char(tok.base[i])) i++;
-  while (i < tok.len && tok.base[i] == '=') i++;
-  if (i == 0 || i != tok.len) return AUTH_TOKEN_MALFORMED;
+  if (!auth_is_b64token(tok.base, tok.len)) return AUTH_TOKEN_MALFORMED;
   if (tokens && auth_tokens_match(tokens, tok.base, tok.len)) return AUTH_TOKEN_OK;
   if (jwt && jwt->key && memchr(tok.base, '.', tok.len))
     return auth_jwt_verify(jwt, tok.base, tok.len, now_s);

@@ -53,6 +53,7 @@ int auth_secrets_parse(const char *text, size_t len, char sep, int need_std, aut
   memcpy(copy, text, len);
   copy[len] = 0;
   s->text = copy;
+  s->text_len = len;
   int rc = split_list(copy, len, sep, [&](size_t off, size_t n) {
     if (s->n >= AUTH_MAX_SECRETS) {
       snprintf(err, errlen, "more than %d secrets", AUTH_MAX_SECRETS);
@@ -100,23 +101,10 @@ int auth_secrets_parse(const char *text, size_t len, char sep, int need_std, aut
 
 void auth_secrets_free(auth_secrets *s) {
   if (!s) return;
+  if (s->text) sodium_memzero(s->text, s->text_len); /* the secrets themselves */
   free(s->text);
   sodium_memzero(s, sizeof(*s));
   free(s);
-}
-
-static int b64token_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
-}
-
-/* RFC 6750 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
-static int is_b64token(const char *s, size_t n) {
-  size_t i = 0;
-  while (i < n && b64token_char(s[i])) i++;
-  if (i == 0) return 0;
-  while (i < n && s[i] == '=') i++;
-  return i == n;
 }
 
 /* SHA-256, which the signature schemes link anyway: BLAKE2b would bring
@@ -143,7 +131,8 @@ int auth_tokens_parse(const char *text, size_t len, char sep, auth_tokens **out,
       snprintf(err, errlen, "more than %d tokens", AUTH_MAX_TOKENS);
       return -1;
     }
-    if (n < AUTH_MIN_TOKEN_LEN || n > HTTP_MAX_AUTHORIZATION - 7 || !is_b64token(text + off, n)) {
+    if (n < AUTH_MIN_TOKEN_LEN || n > HTTP_MAX_AUTHORIZATION - 7 ||
+        !auth_is_b64token(text + off, n)) {
       snprintf(err, errlen,
                "token %d: expected %d to %d characters of A-Z a-z 0-9 - . _ ~ + / (then =)",
                t->n + 1, AUTH_MIN_TOKEN_LEN, HTTP_MAX_AUTHORIZATION - 7);
