@@ -127,6 +127,11 @@ static int on_header_field_complete(llhttp_t *p) {
   http_req *r = REQ(p);
   int known = 0;
   r->hdr = HDR_OTHER;
+  if (r->headers_done) { /* a chunked body's trailer: never a request header */
+    r->hname_len = 0;
+    r->hname_long = 0;
+    return 0;
+  }
   for (int i = 0; i < HTTP_NCAPTURED && !known; i++) {
     if (name_is(r, captured[i].name)) {
       capture_begin(r, HDR_SIGNATURE + i);
@@ -161,13 +166,13 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
         char c = at[i];
         int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                  c == '-' || c == '_' || c == '.' || c == ':';
-        if (!ok || r->rid_len >= HTTP_MAX_REQUEST_ID) r->rid_bad = 1;
-        else r->rid[r->rid_len++] = c;
+        if (!ok || r->rid_len >= HTTP_MAX_REQUEST_ID)
+          r->rid_bad = 1;
+        else
+          r->rid[r->rid_len++] = c;
       }
       break;
-    case HDR_EXPECT:
-      hname_append(r, at, n);
-      break;
+    case HDR_EXPECT: hname_append(r, at, n); break;
     case HDR_LAST_EVENT_ID: /* too long: forget it (UINT32_MAX marks that) */
       if (r->last_event_id_len == UINT32_MAX) break;
       if (r->last_event_id_len + n > HTTP_MAX_EVENT_ID) {
@@ -186,11 +191,21 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
 static int on_header_value_complete(llhttp_t *p) {
   http_req *r = REQ(p);
   if (r->hdr == HDR_EXPECT) {
-    if (name_is(r, "100-continue")) r->expect_continue = 1;
-    else r->expect_bad = 1;
+    if (name_is(r, "100-continue"))
+      r->expect_continue = 1;
+    else
+      r->expect_bad = 1;
   }
   if (r->hdr == HDR_REQUEST_ID && r->rid_len == 0) r->rid_bad = 1;
-  if (r->hdr == HDR_LAST_EVENT_ID && r->last_event_id_len == UINT32_MAX) r->last_event_id_len = 0;
+  if (r->hdr == HDR_LAST_EVENT_ID) {
+    uint32_t &n = r->last_event_id_len;
+    if (n == UINT32_MAX) n = 0;
+    while (n && (r->last_event_id[n - 1] == ' ' || r->last_event_id[n - 1] == '\t')) n--;
+    uint32_t lead = 0;
+    while (lead < n && (r->last_event_id[lead] == ' ' || r->last_event_id[lead] == '\t')) lead++;
+    memmove(r->last_event_id, r->last_event_id + lead, n - lead);
+    n -= lead;
+  }
   if (r->hdr >= HDR_SIGNATURE) capture_end(r);
   r->hdr = HDR_OTHER;
   r->hname_len = 0;
@@ -252,8 +267,7 @@ static int on_message_complete(llhttp_t *p) {
   http_req *r = REQ(p);
   r->complete = 1;
   /* Room for the NULs the in-place JSON parser needs after body[len]. */
-  if (buf_reserve(&r->body, MSG_PARSE_PAD) != 0)
-    return fail(p, HTTP_UNAVAILABLE, "out of memory");
+  if (buf_reserve(&r->body, MSG_PARSE_PAD) != 0) return fail(p, HTTP_UNAVAILABLE, "out of memory");
   return HPE_PAUSED;
 }
 
@@ -319,6 +333,4 @@ str http_req_query(const http_req *req) {
   return str{q + 1, req->url_len - (size_t)(q + 1 - req->url)};
 }
 
-const char *http_method_name(uint8_t method) {
-  return llhttp_method_name((llhttp_method_t)method);
-}
+const char *http_method_name(uint8_t method) { return llhttp_method_name((llhttp_method_t)method); }

@@ -289,6 +289,32 @@ TEST(repeated_auth_header_is_marked_not_last_wins) {
   http_req_free(&ps.req);
 }
 
+TEST(trailer_fields_are_not_request_headers) {
+  /* A signature, request id or Last-Event-ID sent in a chunked body's
+   * trailer must not count: the header's value stays the only one. */
+  const char req[] =
+      "POST /webhook HTTP/1.1\r\n"
+      "X-Signature: aaaa\r\n"
+      "X-Request-ID: head\r\n"
+      "Last-Event-ID: \t e-1 \r\n"
+      "Transfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\n"
+      "X-Signature: bbbb\r\n"
+      "X-Request-ID: trailer\r\n"
+      "Last-Event-ID: e-2\r\n\r\n";
+  parser ps;
+  setup(&ps);
+  CHECK_EQ_INT(feed(&ps, req, sizeof(req) - 1, 5, NULL), HPE_PAUSED);
+  CHECK(ps.req.complete);
+  str v;
+  CHECK_EQ_INT(http_req_header(&ps.req, HDR_SIGNATURE, &v), HV_PRESENT);
+  CHECK_STR(v.base, v.len, "aaaa");
+  CHECK_STR(ps.req.rid, ps.req.rid_len, "head");
+  CHECK_STR(ps.req.last_event_id, ps.req.last_event_id_len, "e-1"); /* trimmed */
+  CHECK_STR(ps.req.body.data, ps.req.body.len, "abc");
+  http_req_free(&ps.req);
+}
+
 TEST(overlong_auth_header_is_marked_and_not_kept) {
   std::string big(HTTP_MAX_WEBHOOK_SIGNATURE + 1, 'v');
   std::string req = "POST /webhook HTTP/1.1\r\nwebhook-signature: " + big +
