@@ -13,9 +13,10 @@
  * response instead of a reset ("lingering close").
  *
  * A streaming response (GET /events) leaves the machine at BUSY for STREAM:
- * the head is out, stream.cc owns the body queue, no timer runs (so idle
- * and write timeouts of other conns are untouched), and reading continues
- * only to see the client leave; it ends in LINGER or a plain close. */
+ * the head is out, stream.cc owns the body queue, no timer runs until
+ * stream_end arms STREAM_END_MS for the stream's last words, and reading
+ * continues only to see the client leave; it ends in LINGER or a plain
+ * close. */
 #include "conn.h"
 
 #include <stdio.h>
