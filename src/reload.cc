@@ -60,13 +60,13 @@ static void reload_done(job *w, int cancelled) {
   }
   if (j->rc != 0) {
     /* All or nothing: keep every old list. */
-    free(j->secret);
+    config_wipe_free(j->secret, j->len);
     auth_secrets_free(j->secrets);
     auth_tokens_free(j->tokens);
     log_event(LOG_ERROR, "reload_failed", j->err);
   } else {
     if (j->secrets) {
-      free(cfg->secret);
+      config_wipe_free(cfg->secret, cfg->secret_len);
       auth_secrets_free(cfg->secrets);
       cfg->secret = j->secret;
       cfg->secret_len = j->len;
