@@ -20,18 +20,19 @@ static void done(job *j, int cancelled) {
   p->busy[slot] = 0;
   p->running--;
   /* Hand the slot to the next waiting read before calling back, so the
-   * callback may submit another read. */
-  if (p->head) {
+   * callback may submit another read. A read whose job cannot be queued is
+   * failed and the next one tried: the slot is never left free while reads
+   * wait (nothing else would start them). */
+  while (p->head) {
     store_read *next = p->head;
     p->head = next->next;
     if (!p->head) p->tail = NULL;
     p->len--;
-    if (start(p, next, slot) != 0) {
-      next->rc = STORE_BUSY;
-      snprintf(next->err, sizeof(next->err), "cannot queue the read");
-      (*p->db_errors)++;
-      next->done(next);
-    }
+    if (start(p, next, slot) == 0) break;
+    next->rc = STORE_BUSY;
+    snprintf(next->err, sizeof(next->err), "cannot queue the read");
+    (*p->db_errors)++;
+    next->done(next);
   }
   r->done(r); /* may free r (and rj with it) */
   store_notify_idle(p->st);
