@@ -26,11 +26,17 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 import uuid
 
 import pytest
+
+# The benchmarks' helpers (scripts/benchlib.py): one reading of /proc for a
+# daemon's listening port.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import benchlib  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOOKD_BIN = os.environ.get("HOOKD_BIN") or os.path.normpath(
@@ -244,7 +250,7 @@ class Hookd:
                 if r.get("event") == "listening" and isinstance(r.get("port"), int):
                     self.port = r["port"]
                     return self.port
-            port = _proc_listen_port(self.proc.pid)
+            port = benchlib.listen_port(self.proc.pid)
             if port:
                 self.port = port
                 return port
@@ -329,33 +335,6 @@ class Hookd:
 
     def count(self):
         return len(self.rows())
-
-
-def _proc_listen_port(pid):
-    """The TCP port a process listens on, from /proc (IPv4 and IPv6)."""
-    inodes = set()
-    try:
-        for fd in os.listdir("/proc/%d/fd" % pid):
-            try:
-                target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            except OSError:
-                continue
-            m = re.match(r"socket:\[(\d+)\]", target)
-            if m:
-                inodes.add(m.group(1))
-    except OSError:
-        return None
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                next(f)
-                for line in f:
-                    parts = line.split()
-                    if len(parts) > 9 and parts[3] == "0A" and parts[9] in inodes:
-                        return int(parts[1].rsplit(":", 1)[1], 16)
-        except OSError:
-            continue
-    return None
 
 
 class DaemonPool:
