@@ -466,18 +466,6 @@ class WrkResult:
         return self.get("requests") / (d / 1e6) if d else 0.0
 
 
-def parse_kv(s):
-    out = {}
-    for tok in s.split():
-        if "=" in tok:
-            k, v = tok.split("=", 1)
-            try:
-                out[k] = float(v) if "." in v else int(v)
-            except ValueError:
-                out[k] = v
-    return out
-
-
 def run_wrk(a, url, script, conns, args, env_extra=None):
     cmd = ["wrk", "-t%d" % min(a.threads, conns), "-c%d" % conns, "-d%ds" % a.duration,
            "--timeout", "%ds" % a.wrk_timeout, "-s", os.path.join(WRK_DIR, script), url]
@@ -500,10 +488,10 @@ def run_wrk(a, url, script, conns, args, env_extra=None):
     r.stderr = err
     for line in out.splitlines():
         if line.startswith("HOOKD_WRK "):
-            r.kv = parse_kv(line[len("HOOKD_WRK "):])
+            r.kv = benchlib.parse_kv(line[len("HOOKD_WRK "):])
             r.ok = True
         elif line.startswith("HOOKD_WRK_TOTAL "):
-            r.total = parse_kv(line[len("HOOKD_WRK_TOTAL "):])
+            r.total = benchlib.parse_kv(line[len("HOOKD_WRK_TOTAL "):])
         elif line.startswith("HOOKD_WRK_WARNING "):
             r.warnings.append(line[len("HOOKD_WRK_WARNING "):])
     if not r.ok:

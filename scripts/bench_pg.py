@@ -121,18 +121,6 @@ def db_url(admin, name):
     return admin.rpartition("/")[0] + "/" + name
 
 
-def parse_kv(s):
-    out = {}
-    for tok in s.split():
-        if "=" in tok:
-            k, v = tok.split("=", 1)
-            try:
-                out[k] = float(v) if "." in v else int(v)
-            except ValueError:
-                out[k] = v
-    return out
-
-
 def run_wrk(a, url, script, args):
     cmd = ["wrk", "-t%d" % a.threads, "-c%d" % a.connections, "-d%ds" % a.duration,
            "--timeout", "10s", "-s", os.path.join(WRK_DIR, script), url, "--"] + list(args)
@@ -140,9 +128,9 @@ def run_wrk(a, url, script, args):
     kv, total = {}, {}
     for line in p.stdout.splitlines():
         if line.startswith("HOOKD_WRK "):
-            kv = parse_kv(line[len("HOOKD_WRK "):])
+            kv = benchlib.parse_kv(line[len("HOOKD_WRK "):])
         elif line.startswith("HOOKD_WRK_TOTAL "):
-            total = parse_kv(line[len("HOOKD_WRK_TOTAL "):])
+            total = benchlib.parse_kv(line[len("HOOKD_WRK_TOTAL "):])
     if not kv:
         raise SystemExit("bench_pg: wrk gave no summary: %s" % p.stderr[-500:])
     kv["rps"] = kv["requests"] / (kv["duration_us"] / 1e6) if kv.get("duration_us") else 0

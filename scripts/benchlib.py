@@ -1,5 +1,6 @@
 """What the benchmark scripts share: building the release binary, finding the
-port a daemon listens on, and describing the machine a figure was measured on."""
+port a daemon listens on, reading wrk's HOOKD_WRK lines, and describing the
+machine a figure was measured on."""
 import os
 import platform
 import subprocess
@@ -71,3 +72,17 @@ def listen_port(pid):
         except OSError:
             continue
     return None
+
+
+def parse_kv(s):
+    """The key=value words of a HOOKD_WRK line (scripts/wrk/*.lua print them):
+    numbers as int or float, anything else as text."""
+    out = {}
+    for tok in s.split():
+        if "=" in tok:
+            k, v = tok.split("=", 1)
+            try:
+                out[k] = float(v) if "." in v else int(v)
+            except ValueError:
+                out[k] = v
+    return out
