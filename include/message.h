@@ -14,23 +14,23 @@
 #define MSG_MAX_TS_FRACTION 24 /* digits after the decimal point in ts */
 #define MSG_TS_KEY_MAX (19 + 1 + MSG_MAX_TS_FRACTION)
 #define MSG_MAX_ERRORS 8
-#define MSG_MAX_DEPTH 64       /* JSON nesting accepted in ignored fields */
+#define MSG_MAX_DEPTH 64 /* JSON nesting accepted in ignored fields */
 
 struct message {
   str message_id;
   str from;
   str to;
-  str ts;        /* exactly as received */
-  str text;      /* base NULL when absent or null */
+  str ts;                          /* exactly as received */
+  str text;                        /* base NULL when absent or null */
   char ts_key[MSG_TS_KEY_MAX + 1]; /* chronological sort key, see ts_parse */
   size_t ts_key_len;
 };
 
 struct msg_error {
-  const char *where;  /* "body" or "query" */
-  const char *field;  /* NULL for the whole body */
-  const char *msg;    /* static text */
-  const char *type;   /* "missing", "type_error", "value_error", ... */
+  const char *where; /* "body" or "query" */
+  const char *field; /* NULL for the whole body */
+  const char *msg;   /* static text */
+  const char *type;  /* "missing", "type_error", "value_error", ... */
 };
 
 struct msg_errors {
@@ -62,8 +62,12 @@ int msisdn_valid(const char *s, size_t n);
 
 /* Appends a FastAPI-style 422 body: {"detail":[{"loc":[...],"msg":...,"type":...}]} */
 void msg_errors_json(const msg_errors *errs, buf *out);
+/* Appends `{"message_id":...,"from":...,"to":...,"ts":...,"text":...` (text
+ * null when text.base is NULL), the object left open for the caller's own
+ * fields and its '}': the one shape of a message in /messages and /events. */
+void msg_json_open(buf *out, str message_id, str from, str to, str ts, str text);
 /* Adds one error (silently ignores past MSG_MAX_ERRORS). */
-void msg_errors_add(msg_errors *errs, const char *where, const char *field,
-                    const char *msg, const char *type);
+void msg_errors_add(msg_errors *errs, const char *where, const char *field, const char *msg,
+                    const char *type);
 
 #endif

@@ -153,19 +153,7 @@ void events_publish_message(const message *m) {
   put_id(&b, seq);
   buf_puts(&b, "\nevent: message\ndata: ");
   size_t off = b.len;
-  buf_puts(&b, "{\"message_id\":");
-  json_put_str(&b, m->message_id.base, m->message_id.len);
-  buf_puts(&b, ",\"from\":");
-  json_put_str(&b, m->from.base, m->from.len);
-  buf_puts(&b, ",\"to\":");
-  json_put_str(&b, m->to.base, m->to.len);
-  buf_puts(&b, ",\"ts\":");
-  json_put_str(&b, m->ts.base, m->ts.len);
-  buf_puts(&b, ",\"text\":");
-  if (m->text.base)
-    json_put_str(&b, m->text.base, m->text.len);
-  else
-    buf_puts(&b, "null");
+  msg_json_open(&b, m->message_id, m->from, m->to, m->ts, m->text);
   buf_puts(&b, ",\"received_at\":");
   json_put_cstr(&b, iso);
   buf_putc(&b, '}');

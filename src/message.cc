@@ -268,3 +268,19 @@ void msg_errors_json(const msg_errors *errs, buf *out) {
   }
   buf_puts(out, "]}");
 }
+
+void msg_json_open(buf *out, str message_id, str from, str to, str ts, str text) {
+  buf_puts(out, "{\"message_id\":");
+  json_put_str(out, message_id.base, message_id.len);
+  buf_puts(out, ",\"from\":");
+  json_put_str(out, from.base, from.len);
+  buf_puts(out, ",\"to\":");
+  json_put_str(out, to.base, to.len);
+  buf_puts(out, ",\"ts\":");
+  json_put_str(out, ts.base, ts.len);
+  buf_puts(out, ",\"text\":");
+  if (text.base)
+    json_put_str(out, text.base, text.len);
+  else
+    buf_puts(out, "null");
+}

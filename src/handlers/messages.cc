@@ -44,8 +44,13 @@ void messages_parse_query(str qs, store_query *q, msg_errors *errs) {
     if (kl < 0) continue; /* not a parameter we know */
     str name = {k, (size_t)kl};
 #define IS(lit) (name.len == sizeof(lit) - 1 && memcmp(name.base, lit, name.len) == 0)
-    const char *field = IS("limit") ? "limit" : IS("offset") ? "offset" : IS("from") ? "from"
-                      : IS("since") ? "since" : IS("q") ? "q" : IS("order") ? "order" : NULL;
+    const char *field = IS("limit")    ? "limit"
+                        : IS("offset") ? "offset"
+                        : IS("from")   ? "from"
+                        : IS("since")  ? "since"
+                        : IS("q")      ? "q"
+                        : IS("order")  ? "order"
+                                       : NULL;
 #undef IS
     if (!field) continue;
     /* '+' is a space in form encoding, but E.164 numbers have no spaces:
@@ -57,19 +62,22 @@ void messages_parse_query(str qs, store_query *q, msg_errors *errs) {
       continue;
     }
     if (field[0] == 'o' && field[1] == 'r') {
-      if (vl == 3 && memcmp(v, "asc", 3) == 0) q->desc = 0;
-      else if (vl == 4 && memcmp(v, "desc", 4) == 0) q->desc = 1;
-      else msg_errors_add(errs, "query", field, "must be 'asc' or 'desc'", "value_error");
+      if (vl == 3 && memcmp(v, "asc", 3) == 0)
+        q->desc = 0;
+      else if (vl == 4 && memcmp(v, "desc", 4) == 0)
+        q->desc = 1;
+      else
+        msg_errors_add(errs, "query", field, "must be 'asc' or 'desc'", "value_error");
     } else if (field[0] == 'l' || field[0] == 'o') {
       int64_t n;
       int is_limit = field[0] == 'l';
       if (parse_int(v, (size_t)vl, &n) != 0) {
         msg_errors_add(errs, "query", field, "must be an integer", "int_parsing");
       } else if (n < (is_limit ? 1 : 0)) {
-        msg_errors_add(errs, "query", field,
-                       is_limit ? "must be greater than or equal to 1"
-                                : "must be greater than or equal to 0",
-                       "greater_than_equal");
+        msg_errors_add(
+            errs, "query", field,
+            is_limit ? "must be greater than or equal to 1" : "must be greater than or equal to 0",
+            "greater_than_equal");
       } else if (is_limit && n > MAX_LIMIT) {
         msg_errors_add(errs, "query", field, "must be less than or equal to 100",
                        "less_than_equal");
@@ -107,8 +115,6 @@ void messages_parse_query(str qs, store_query *q, msg_errors *errs) {
   }
 }
 
-static void put_str(buf *b, str s) { json_put_str(b, s.base, s.len); }
-
 /* Worker thread: {"data":[...],"total":N,"limit":L,"offset":O}. */
 static void render_page(store_read *r) {
   buf *b = &r->out;
@@ -116,17 +122,8 @@ static void render_page(store_read *r) {
   buf_puts(b, "{\"data\":[");
   for (int i = 0; i < r->nrows; i++) {
     const store_row *m = &r->rows[i];
-    buf_puts(b, i ? ",{\"message_id\":" : "{\"message_id\":");
-    put_str(b, m->message_id);
-    buf_puts(b, ",\"from\":");
-    put_str(b, m->from);
-    buf_puts(b, ",\"to\":");
-    put_str(b, m->to);
-    buf_puts(b, ",\"ts\":");
-    put_str(b, m->ts);
-    buf_puts(b, ",\"text\":");
-    if (m->text.base) put_str(b, m->text);
-    else buf_puts(b, "null");
+    if (i) buf_putc(b, ',');
+    msg_json_open(b, m->message_id, m->from, m->to, m->ts, m->text);
     buf_putc(b, '}');
   }
   buf_puts(b, "],\"total\":");
