@@ -31,13 +31,13 @@ struct conn;
  * neither server.h nor router.h and nothing calls back in a circle. */
 struct conn_set {
   uv_loop_t *loop;
-  const config *cfg;              /* timeouts, max_connections */
+  const config *cfg; /* timeouts, max_connections */
   http_limits limits;
-  conn *head;                     /* doubly linked list of open connections */
+  conn *head; /* doubly linked list of open connections */
   uint32_t n;
-  int draining;                   /* shutting down: answer 503, close when idle */
-  char rid_prefix[9];             /* random per process, for request ids */
-  int64_t refused_logged_ms;      /* conn_refused's log rate limit */
+  int draining;              /* shutting down: answer 503, close when idle */
+  char rid_prefix[9];        /* random per process, for request ids */
+  int64_t refused_logged_ms; /* conn_refused's log rate limit */
   uint64_t refused_unlogged;
   uint64_t rid_seq;
   void (*dispatch)(conn *c);      /* a complete request: route and handle it */
@@ -75,40 +75,41 @@ enum conn_flag {
 
 /* What the request log line says about a webhook. */
 struct conn_log {
-  const char *result;                /* created, duplicate, ... or NULL */
-  const char *detail;                /* error detail, valid during conn_respond */
-  char mid[LOG_MAX_MESSAGE_ID];      /* message_id, truncated */
+  const char *result;           /* created, duplicate, ... or NULL */
+  const char *detail;           /* error detail, valid during conn_respond */
+  char mid[LOG_MAX_MESSAGE_ID]; /* message_id, truncated */
   uint32_t mid_len;
   uint8_t has_mid;
-  int8_t dup;                        /* -1 unknown, 0, 1 */
+  int8_t dup; /* -1 unknown, 0, 1 */
 };
 
 struct conn {
-  uv_tcp_t tcp;             /* must stay first: (conn *)handle */
-  uv_timer_t timer;         /* header, body, idle, write and linger timeouts */
+  uv_tcp_t tcp;     /* must stay first: (conn *)handle */
+  uv_timer_t timer; /* header, body, idle, write and linger timeouts */
   uv_write_t wreq;
   uv_shutdown_t sreq;
   llhttp_t parser;
-  conn_set *set;            /* the set it belongs to (the server's) */
-  server *srv;              /* the owner, for handlers; opaque to conn */
-  conn *prev, *next;        /* set's list */
-  int state;                /* conn_state */
-  unsigned flags;           /* conn_flag */
-  int refs;                 /* open handles + jobs holding this conn */
-  int route;                /* route_id of the current request, -1 before routing */
-  buf pending;              /* unparsed bytes of pipelined requests */
-  size_t pending_off;       /* bytes of pending already parsed */
+  conn_set *set;      /* the set it belongs to (the server's) */
+  server *srv;        /* the owner, for handlers; opaque to conn */
+  conn *prev, *next;  /* set's list */
+  int state;          /* conn_state */
+  unsigned flags;     /* conn_flag */
+  int refs;           /* open handles + jobs holding this conn */
+  int route;          /* route_id of the current request, -1 before routing */
+  buf pending;        /* unparsed bytes of pipelined requests */
+  size_t pending_off; /* bytes of pending already parsed */
   http_req req;
-  uint64_t start_ns;        /* when the current request began */
+  uint64_t start_ns;             /* when the current request began */
   char rid[HTTP_MAX_REQUEST_ID]; /* request id of the current request */
   uint32_t rid_len;
   conn_log log;
-  response resp;            /* head options of the current response */
-  buf out;                  /* response body, reused */
+  response resp;   /* head options of the current response */
+  buf out;         /* response body, reused */
+  str static_body; /* instead of out: bytes that outlive the write */
   char head[HTTP_MAX_RESPONSE_HEAD];
-  uv_buf_t wbufs[2];        /* head + body while a write is pending */
-  void *job;                /* the handlers' per-connection job (a read), made on
-                             * first use and reused; freed with job_free */
+  uv_buf_t wbufs[2]; /* head + body while a write is pending */
+  void *job;         /* the handlers' per-connection job (a read), made on
+                      * first use and reused; freed with job_free */
   void (*job_free)(void *);
   message msg;              /* POST /webhook: the parsed message (points into
                              * req.body) while its commit is pending */
@@ -141,6 +142,9 @@ void conn_linger(conn *c);
 void conn_timeout(conn *c, uint32_t ms);
 /* Shorthand: a copy of body[0..len) with status. */
 void conn_respond_body(conn *c, int status, const void *body, size_t len);
+/* The same without the copy, for bytes that live as long as the process
+ * (literals, the embedded console): sent straight from body. */
+void conn_respond_static(conn *c, int status, const void *body, size_t len);
 /* Shorthand: {"detail": detail} with status. */
 void conn_respond_detail(conn *c, int status, const char *detail);
 void conn_hold(conn *c);

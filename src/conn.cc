@@ -291,12 +291,14 @@ void conn_respond(conn *c, int status) {
 
   int keep_alive = !(c->flags & CF_CLOSE_AFTER);
   int http10 = llhttp_get_http_major(&c->parser) == 1 && llhttp_get_http_minor(&c->parser) == 0;
+  str body = c->static_body.base ? c->static_body : str{c->out.data, c->out.len};
+  c->static_body = str{NULL, 0};
   size_t hlen =
-      response_head(c->head, &c->resp, c->out.len, str{c->rid, c->rid_len}, keep_alive, http10);
+      response_head(c->head, &c->resp, body.len, str{c->rid, c->rid_len}, keep_alive, http10);
   c->wbufs[0] = uv_buf_init(c->head, (unsigned)hlen);
-  c->wbufs[1] = uv_buf_init(c->out.data, (unsigned)c->out.len);
-  int nbufs = c->out.len ? 2 : 1;
-  size_t total = hlen + c->out.len;
+  c->wbufs[1] = uv_buf_init((char *)body.base, (unsigned)body.len); /* libuv only reads it */
+  int nbufs = body.len ? 2 : 1;
+  size_t total = hlen + body.len;
   int rc = uv_try_write((uv_stream_t *)&c->tcp, c->wbufs, (unsigned)nbufs);
   if (rc == (int)total) {
     after_response(c);
@@ -329,6 +331,13 @@ void conn_respond_body(conn *c, int status, const void *body, size_t len) {
   buf_reset(&c->out);
   buf_append(&c->out, body, len);
   conn_respond(c, status);
+}
+
+void conn_respond_static(conn *c, int status, const void *body, size_t len) {
+  buf_reset(&c->out);
+  c->static_body = str{(const char *)body, len};
+  conn_respond(c, status);
+  c->static_body = str{NULL, 0}; /* also when account() found c closing */
 }
 
 void conn_respond_detail(conn *c, int status, const char *detail) {

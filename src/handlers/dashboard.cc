@@ -24,5 +24,5 @@ void handle_dashboard(conn *c) {
     c->resp.content_type = "image/svg+xml";
     c->resp.cache = "max-age=86400";
   }
-  conn_respond_body(c, HTTP_OK, body, len);
+  conn_respond_static(c, HTTP_OK, body, len);
 }

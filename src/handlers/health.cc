@@ -9,7 +9,7 @@
 
 void handle_live(conn *c) {
   static const char body[] = "{\"status\":\"alive\"}";
-  conn_respond_body(c, HTTP_OK, body, sizeof(body) - 1);
+  conn_respond_static(c, HTTP_OK, body, sizeof(body) - 1);
 }
 
 static void not_ready(conn *c, const char *reason) {
@@ -24,7 +24,7 @@ static void on_ready_checked(store_read *r) {
   conn *c = (conn *)r->arg;
   if (r->rc == 0) {
     static const char body[] = "{\"status\":\"ready\"}";
-    conn_respond_body(c, HTTP_OK, body, sizeof(body) - 1);
+    conn_respond_static(c, HTTP_OK, body, sizeof(body) - 1);
   } else {
     char reason[320];
     snprintf(reason, sizeof(reason), "database: %s", r->err);

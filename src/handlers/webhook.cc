@@ -17,7 +17,7 @@
 
 static void respond_ok(conn *c) {
   static const char body[] = "{\"status\":\"ok\"}";
-  conn_respond_body(c, HTTP_OK, body, sizeof(body) - 1);
+  conn_respond_static(c, HTTP_OK, body, sizeof(body) - 1);
 }
 
 static void set_result(conn *c, int result) {
