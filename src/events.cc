@@ -217,8 +217,10 @@ void events_recent_json(buf *b, str after, int limit) {
   } else {
     from = g_e.seq - g_e.ring_n + 1;
   }
-  if (g_e.seq + 1 > from && g_e.seq + 1 - from > (uint64_t)limit)
+  if (g_e.seq + 1 > from && g_e.seq + 1 - from > (uint64_t)limit) {
     from = g_e.seq + 1 - (uint64_t)limit;
+    if (after.len) reset = 1; /* the newest `limit`: some after `after` are skipped */
+  }
   buf_puts(b, "\"messages\":[");
   for (uint64_t s = from; s <= g_e.seq && g_e.ring_n; s++) {
     const stream_chunk *ch = g_e.ring[s % EVENTS_RING];

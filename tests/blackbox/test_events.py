@@ -383,6 +383,13 @@ def test_snapshot_history_counts_and_console_label(hookd_factory):
     assert [d["message"]["message_id"] for d in later["messages"]] == \
         [m["message_id"] for m in ok[1:] + [tagged]]
     assert snapshot(srv, "after=zzz")["reset"] is True
+    # More came after `after` than `limit` lets through: the newest, and reset.
+    cut = snapshot(srv, "history=0&limit=2&after=" + snap["messages"][0]["id"])
+    assert [d["message"]["message_id"] for d in cut["messages"]] == \
+        [m["message_id"] for m in (ok + [tagged])[-2:]]
+    assert cut["reset"] is True
+    whole = snapshot(srv, "history=0&limit=3&after=" + snap["messages"][0]["id"])
+    assert len(whole["messages"]) == 3 and whole["reset"] is False
     for bad in ("history=3601", "history=-1", "limit=101", "history=x"):
         r = srv.request("GET", "/snapshot?" + bad)
         assert r.status == 422, bad
