@@ -15,13 +15,11 @@ enum store_sync { STORE_SYNC_OFF = 0, STORE_SYNC_NORMAL = 1, STORE_SYNC_FULL = 2
 enum db_engine { DB_ENGINE_SQLITE = 0, DB_ENGINE_POSTGRES = 1 };
 
 struct config {
-  char host[256];     /* HOST: listen address */
-  int port;           /* PORT: 0 picks a free port */
-  char db_url[1024];  /* DATABASE_URL as given (for logs) */
-  int db_engine;      /* db_engine: from DATABASE_URL's scheme */
-  char db_path[1024]; /* SQLite: file path derived from DATABASE_URL */
-  char *secret;       /* owned; NULL when not configured */
-  size_t secret_len;
+  char host[256];                  /* HOST: listen address */
+  int port;                        /* PORT: 0 picks a free port */
+  char db_url[1024];               /* DATABASE_URL as given (for logs) */
+  int db_engine;                   /* db_engine: from DATABASE_URL's scheme */
+  char db_path[1024];              /* SQLite: file path derived from DATABASE_URL */
   char secret_file[1024];          /* WEBHOOK_SECRET_FILE, "" if unset */
   int log_level;                   /* LOG_LEVEL */
   uint32_t max_body_bytes;         /* MAX_BODY_BYTES */
@@ -66,21 +64,19 @@ int config_load_auth(config *cfg, char *err, size_t errlen);
 void config_wipe_free(void *p, size_t n);
 
 /* Fills cfg from the environment (getenv). On a malformed value writes one
- * line naming the variable into err and returns -1. cfg->secret is owned by
- * cfg (config_free). */
+ * line naming the variable into err and returns -1. The lists it makes are
+ * owned by cfg (config_free). */
 int config_load(config *cfg, char *err, size_t errlen);
 void config_free(config *cfg);
 
-/* Reads the secret file (trailing newlines stripped, at most 64 KiB) into a
- * new malloc'd buffer. Returns 0, or -1 with a reason in err. Blocking:
- * start-up, or a worker thread. */
-int config_read_secret_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen);
-/* Reads and parses the webhook secret file into a new list (*raw: the file's
- * text, *secrets: its entries; schemes: SIGNATURE_SCHEMES, which decides
- * whether whsec_ secrets must decode). 0, or -1 with a reason in err. */
-int config_load_secret_file(const char *path, unsigned schemes, char **raw, size_t *rawlen,
-                            auth_secrets **secrets, char *err, size_t errlen);
-/* Reads and parses READ_TOKENS_FILE into a new list. 0, or -1 with err. */
+/* Reads and parses the webhook secret file (one per line, trailing newlines
+ * stripped, at most AUTH_MAX_LIST_BYTES) into a new list; schemes
+ * (SIGNATURE_SCHEMES) decides whether whsec_ secrets must decode. 0, or -1
+ * with a reason in err. Blocking: start-up, or a worker thread. */
+int config_load_secret_file(const char *path, unsigned schemes, auth_secrets **secrets, char *err,
+                            size_t errlen);
+/* Reads and parses READ_TOKENS_FILE into a new list. 0, or -1 with err.
+ * Blocking, likewise. */
 int config_load_tokens_file(const char *path, auth_tokens **tokens, char *err, size_t errlen);
 /* Read routes need a bearer credential (READ_TOKENS* or JWT_SECRET set). */
 int config_reads_protected(const config *cfg);

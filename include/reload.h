@@ -7,8 +7,8 @@
 
 #include "config.h"
 
-/* Starts a reload unless one runs (that one reads the newest files);
- * replaces cfg's secret and token lists when both files read cleanly. */
+/* Starts a reload (or, while one runs, one more after it); replaces cfg's
+ * secret and token lists when both files read cleanly. */
 void reload_start(uv_loop_t *loop, config *cfg);
 
 #endif

@@ -19,8 +19,9 @@ void config_wipe_free(void *p, size_t n) {
   free(p);
 }
 
-int config_read_secret_file(const char *path, char **out, size_t *outlen, char *err,
-                            size_t errlen) {
+/* Reads a secret or token file (trailing newlines stripped, at most
+ * AUTH_MAX_LIST_BYTES) into a new malloc'd buffer. 0, or -1 with err. */
+static int read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     snprintf(err, errlen, "cannot open '%.512s': %s", path, strerror(errno));
@@ -65,24 +66,22 @@ int config_read_secret_file(const char *path, char **out, size_t *outlen, char *
   return 0;
 }
 
-int config_load_secret_file(const char *path, unsigned schemes, char **raw, size_t *rawlen,
-                            auth_secrets **secrets, char *err, size_t errlen) {
-  char why[300];
-  if (config_read_secret_file(path, raw, rawlen, err, errlen) != 0) return -1;
+int config_load_secret_file(const char *path, unsigned schemes, auth_secrets **secrets, char *err,
+                            size_t errlen) {
+  char why[300], *raw = NULL;
+  size_t len = 0;
+  if (read_file(path, &raw, &len, err, errlen) != 0) return -1;
   int need_std = (schemes & AUTH_SCHEME_STANDARD) != 0;
-  if (auth_secrets_parse(*raw, *rawlen, '\n', need_std, secrets, why, sizeof(why)) != 0) {
-    snprintf(err, errlen, "'%.512s': %s", path, why);
-    config_wipe_free(*raw, *rawlen);
-    *raw = NULL;
-    return -1;
-  }
-  return 0;
+  int rc = auth_secrets_parse(raw, len, '\n', need_std, secrets, why, sizeof(why));
+  config_wipe_free(raw, len); /* the list keeps its own copy */
+  if (rc != 0) snprintf(err, errlen, "'%.512s': %s", path, why);
+  return rc;
 }
 
 int config_load_tokens_file(const char *path, auth_tokens **tokens, char *err, size_t errlen) {
   char *raw = NULL, why[300];
   size_t len = 0;
-  if (config_read_secret_file(path, &raw, &len, err, errlen) != 0) return -1;
+  if (read_file(path, &raw, &len, err, errlen) != 0) return -1;
   int rc = auth_tokens_parse(raw, len, '\n', tokens, why, sizeof(why));
   config_wipe_free(raw, len);
   if (rc != 0) snprintf(err, errlen, "'%.512s': %s", path, why);
@@ -123,23 +122,13 @@ int config_load_auth(config *cfg, char *err, size_t errlen) {
       return -1;
     }
     strcpy(cfg->secret_file, v);
-    if (config_load_secret_file(v, cfg->sig_schemes, &cfg->secret, &cfg->secret_len, &cfg->secrets,
-                                why, sizeof(why))) {
+    if (config_load_secret_file(v, cfg->sig_schemes, &cfg->secrets, why, sizeof(why))) {
       snprintf(err, errlen, "WEBHOOK_SECRET_FILE: %s", why);
       return -1;
     }
-  } else if ((v = config_env("WEBHOOK_SECRET"))) {
-    cfg->secret_len = strlen(v);
-    cfg->secret = strdup(v);
-    if (!cfg->secret) {
-      snprintf(err, errlen, "WEBHOOK_SECRET: out of memory");
-      return -1;
-    }
-  }
-  if (cfg->secret && !cfg->secrets) { /* WEBHOOK_SECRET: comma-separated */
+  } else if ((v = config_env("WEBHOOK_SECRET"))) { /* comma-separated */
     int need_std = (cfg->sig_schemes & AUTH_SCHEME_STANDARD) != 0;
-    if (auth_secrets_parse(cfg->secret, cfg->secret_len, ',', need_std, &cfg->secrets, why,
-                           sizeof(why))) {
+    if (auth_secrets_parse(v, strlen(v), ',', need_std, &cfg->secrets, why, sizeof(why))) {
       snprintf(err, errlen, "WEBHOOK_SECRET: %s", why);
       return -1;
     }
@@ -186,8 +175,6 @@ int config_load_auth(config *cfg, char *err, size_t errlen) {
 }
 
 void config_free(config *cfg) {
-  config_wipe_free(cfg->secret, cfg->secret_len);
-  cfg->secret = NULL;
   auth_secrets_free(cfg->secrets);
   cfg->secrets = NULL;
   auth_tokens_free(cfg->read_tokens);

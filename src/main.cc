@@ -60,8 +60,10 @@ static void on_startup_checked(store_read *r) {
   }
   if (!uv_is_closing((uv_handle_t *)&g.startup_retry))
     uv_close((uv_handle_t *)&g.startup_retry, NULL);
-  if (g.cfg.secret) notify_send("READY=1\nSTATUS=ready");
-  else notify_send("READY=1\nSTATUS=not ready: WEBHOOK_SECRET is not set");
+  if (g.cfg.secrets)
+    notify_send("READY=1\nSTATUS=ready");
+  else
+    notify_send("READY=1\nSTATUS=not ready: WEBHOOK_SECRET is not set");
 }
 
 static void startup_check(uv_timer_t *) {
@@ -83,8 +85,7 @@ static void startup_check(uv_timer_t *) {
 
 static void on_stopped(server *) {
   events_stop();
-  if (notify_watchdog_usec())
-    uv_close((uv_handle_t *)&g.watchdog, NULL);
+  if (notify_watchdog_usec()) uv_close((uv_handle_t *)&g.watchdog, NULL);
   uv_close((uv_handle_t *)&g.sigterm, NULL);
   uv_close((uv_handle_t *)&g.sigint, NULL);
   uv_close((uv_handle_t *)&g.sighup, NULL);
@@ -220,7 +221,7 @@ int main(int argc, char **argv) {
     buf_put_u64(b, (uint64_t)getpid());
     log_end(b);
   }
-  if (!g.cfg.secret)
+  if (!g.cfg.secrets)
     log_event(LOG_ERROR, "config",
               "WEBHOOK_SECRET is not set: /health/ready and POST /webhook answer 503");
 

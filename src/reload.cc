@@ -1,7 +1,9 @@
 /* reload.cc: SIGHUP. The secret and token files are re-read on the
  * threadpool (a file read is disk I/O, never done on the loop) and the new
  * lists installed on the loop, all or nothing; systemd hears RELOADING=1
- * and READY=1 around it. */
+ * and READY=1 around it. Nothing else holds the old lists: every check runs
+ * on the loop, synchronously. A SIGHUP that arrives while a reload runs
+ * (which may have read the files already) starts one more afterwards. */
 #include "reload.h"
 
 #include <stdio.h>
@@ -17,28 +19,24 @@
 struct reload_job {
   job j;       /* must stay first */
   config *cfg; /* the daemon's; its lists are replaced on success */
+  uv_loop_t *loop;
   int running;
-  char *secret; /* malloc'd, handed to g.cfg on success */
-  size_t len;
-  auth_secrets *secrets; /* parsed secret, with it */
-  auth_tokens *tokens;   /* READ_TOKENS_FILE, handed to g.cfg on success */
+  int again;             /* a SIGHUP came while running */
+  auth_secrets *secrets; /* WEBHOOK_SECRET_FILE, handed to cfg on success */
+  auth_tokens *tokens;   /* READ_TOKENS_FILE, handed to cfg on success */
   int rc;
   char err[700];
 };
 
 static reload_job g_reload; /* one reload at a time */
 
-/* SIGHUP: the secret and token files are read on the threadpool (a file
- * read is disk I/O, never done on the loop); the loop swaps the new lists
- * in afterwards. Nothing else holds the old lists: every check runs on the
- * loop, synchronously. */
 static void reload_work(job *w) {
   reload_job *j = (reload_job *)w;
   const config *cfg = j->cfg; /* paths and schemes: fixed after start-up */
   char why[600];
   j->rc = 0;
-  if (cfg->secret_file[0] && config_load_secret_file(cfg->secret_file, cfg->sig_schemes, &j->secret,
-                                                     &j->len, &j->secrets, why, sizeof(why)) != 0) {
+  if (cfg->secret_file[0] && config_load_secret_file(cfg->secret_file, cfg->sig_schemes,
+                                                     &j->secrets, why, sizeof(why)) != 0) {
     snprintf(j->err, sizeof(j->err), "WEBHOOK_SECRET_FILE: %s", why);
     j->rc = -1;
     return;
@@ -60,16 +58,12 @@ static void reload_done(job *w, int cancelled) {
   }
   if (j->rc != 0) {
     /* All or nothing: keep every old list. */
-    config_wipe_free(j->secret, j->len);
     auth_secrets_free(j->secrets);
     auth_tokens_free(j->tokens);
     log_event(LOG_ERROR, "reload_failed", j->err);
   } else {
     if (j->secrets) {
-      config_wipe_free(cfg->secret, cfg->secret_len);
       auth_secrets_free(cfg->secrets);
-      cfg->secret = j->secret;
-      cfg->secret_len = j->len;
       cfg->secrets = j->secrets;
     }
     if (j->tokens) {
@@ -81,10 +75,13 @@ static void reload_done(job *w, int cancelled) {
               : j->secrets            ? "webhook secrets reloaded from WEBHOOK_SECRET_FILE"
                                       : "read tokens reloaded from READ_TOKENS_FILE");
   }
-  j->secret = NULL;
   j->secrets = NULL;
   j->tokens = NULL;
   notify_send("READY=1");
+  if (j->again) {
+    j->again = 0;
+    reload_start(j->loop, cfg);
+  }
 }
 
 void reload_start(uv_loop_t *loop, config *cfg) {
@@ -95,8 +92,12 @@ void reload_start(uv_loop_t *loop, config *cfg) {
               "SIGHUP: nothing to reload (WEBHOOK_SECRET_FILE and READ_TOKENS_FILE unset)");
     return;
   }
-  if (g_reload.running) return; /* the running reload reads the newest files */
+  if (g_reload.running) { /* it may have read the files already */
+    g_reload.again = 1;
+    return;
+  }
   g_reload.cfg = cfg;
+  g_reload.loop = loop;
   int rc = job_submit(loop, &g_reload.j, reload_work, reload_done);
   if (rc != 0) {
     log_event(LOG_ERROR, "reload_failed", uv_strerror(rc));

@@ -40,7 +40,7 @@ void handle_ready(conn *c) {
     not_ready(c, "shutting down");
     return;
   }
-  if (!s->cfg->secret) {
+  if (!s->cfg->secrets) {
     not_ready(c, "webhook secret not configured");
     return;
   }

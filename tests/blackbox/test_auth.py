@@ -375,6 +375,61 @@ def test_secret_rotation_on_a_live_connection(hookd_factory, tmp_path):
     assert d.request("GET", "/health/ready").status == 200
 
 
+def _feed_fifo(path, text, timeout=5.0):
+    """Writes text to the FIFO once a reader has it open; False when no
+    reader comes within timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:                     # ENXIO: nobody reads it yet
+            time.sleep(0.01)
+            continue
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+        return True
+    return False
+
+
+def test_sighup_during_a_reload_reloads_again(hookd_factory, tmp_path):
+    # The secret file is a FIFO, so a reload waits on it for as long as the
+    # test likes: the second SIGHUP surely arrives while the first reload
+    # runs, and the files it sends after the first one read must be read.
+    import threading
+    path = str(tmp_path / "secrets.fifo")
+    os.mkfifo(path)
+    starter = threading.Thread(target=_feed_fifo, args=(path, "s-start\n", 30.0))
+    starter.start()
+    d = hookd_factory(secret=None, env={"WEBHOOK_SECRET_FILE": path})
+    starter.join()
+
+    def status(secret):
+        body = encode(message())
+        return post(d, body, {"X-Signature": sign(body, secret)}).status
+
+    assert status("s-start") == 200
+    d.send_signal(signal.SIGHUP)
+    fd = None
+    deadline = time.monotonic() + 5
+    while fd is None and time.monotonic() < deadline:   # the first reload is reading
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            time.sleep(0.01)
+    assert fd is not None, "the first reload never opened the file"
+    d.send_signal(signal.SIGHUP)                         # arrives while it runs
+    time.sleep(0.3)                                      # let the loop take the signal
+    os.write(fd, b"s-first\n")
+    os.close(fd)
+    d.wait_record(lambda r: r.get("event") == "reload", what="the first reload")
+    assert _feed_fifo(path, "s-second\n"), "the SIGHUP during the reload was dropped"
+    d.wait_record(lambda r: r.get("event") == "reload" and 2 == sum(
+        1 for x in d.records() if x.get("event") == "reload"), what="two reloads")
+    assert (status("s-first"), status("s-second")) == (401, 200)
+
+
 def test_read_token_rotation_on_a_live_connection(hookd_factory, tmp_path):
     path = tmp_path / "tokens"
     a, b = "token-a-0123456789abcdef", "token-b-0123456789abcdef"
