@@ -21,13 +21,13 @@ enum http_hdr {
   HDR_OTHER = 0,
   HDR_REQUEST_ID,
   HDR_EXPECT,
-  HDR_LAST_EVENT_ID,     /* Last-Event-ID (GET /events) */
   HDR_SIGNATURE,         /* X-Signature */
   HDR_HUB_SIGNATURE,     /* X-Hub-Signature-256 */
   HDR_WEBHOOK_ID,        /* webhook-id */
   HDR_WEBHOOK_TIMESTAMP, /* webhook-timestamp */
   HDR_WEBHOOK_SIGNATURE, /* webhook-signature */
   HDR_AUTHORIZATION,     /* Authorization */
+  HDR_LAST_EVENT_ID,     /* Last-Event-ID (GET /events) */
   HDR_END
 };
 #define HTTP_NCAPTURED (HDR_END - HDR_SIGNATURE)
@@ -53,31 +53,29 @@ struct http_limits {
 struct http_req {
   const http_limits *lim;
   /* parse state */
-  uint32_t header_bytes;             /* counted toward max_header_bytes */
-  int hdr;                           /* http_hdr of the value being read */
-  char hname[HTTP_MAX_HEADER_NAME];  /* lowercased header name piece */
+  uint32_t header_bytes;            /* counted toward max_header_bytes */
+  int hdr;                          /* http_hdr of the value being read */
+  char hname[HTTP_MAX_HEADER_NAME]; /* lowercased header name piece */
   uint32_t hname_len;
-  uint8_t hname_long;                /* name overflowed hname: not ours */
-  uint8_t begun;                     /* first byte of this request seen */
+  uint8_t hname_long; /* name overflowed hname: not ours */
+  uint8_t begun;      /* first byte of this request seen */
   uint8_t headers_done;
-  uint8_t complete;                  /* on_message_complete ran */
-  uint8_t expect_continue;           /* Expect: 100-continue */
-  uint8_t expect_bad;                /* Expect: something else (417) */
-  uint8_t rid_bad;                   /* X-Request-ID not sane: generate one */
-  http_hval hv[HTTP_NCAPTURED];      /* captured headers, by http_hdr - HDR_SIGNATURE */
-  int error_status;                  /* set by a callback; 0 = none */
-  const char *error_detail;          /* static text for the error body */
+  uint8_t complete;             /* on_message_complete ran */
+  uint8_t expect_continue;      /* Expect: 100-continue */
+  uint8_t expect_bad;           /* Expect: something else (417) */
+  uint8_t rid_bad;              /* X-Request-ID not sane: generate one */
+  http_hval hv[HTTP_NCAPTURED]; /* captured headers, by http_hdr - HDR_SIGNATURE */
+  int error_status;             /* set by a callback; 0 = none */
+  const char *error_detail;     /* static text for the error body */
   /* the request */
-  uint8_t method;                    /* llhttp_method_t */
+  uint8_t method; /* llhttp_method_t */
   char url[HTTP_MAX_URL];
   uint32_t url_len;
   char rid[HTTP_MAX_REQUEST_ID];
   uint32_t rid_len;
   uint8_t has_rid;
-  char last_event_id[HTTP_MAX_EVENT_ID]; /* Last-Event-ID (SSE resume); */
-  uint32_t last_event_id_len;            /* 0 when absent or too long */
-  buf body;                          /* reused across requests; body.data[len] is writable */
-  buf hvals;                         /* captured header values; allocated on first use, reused */
+  buf body;  /* reused across requests; body.data[len] is writable */
+  buf hvals; /* captured header values; allocated on first use, reused */
 };
 
 /* Initialises parser with hookd's settings, for req. */

@@ -77,6 +77,7 @@ static const struct {
     {"webhook-timestamp", HTTP_MAX_WEBHOOK_TIMESTAMP},
     {"webhook-signature", HTTP_MAX_WEBHOOK_SIGNATURE},
     {"authorization", HTTP_MAX_AUTHORIZATION},
+    {"last-event-id", HTTP_MAX_EVENT_ID},
 };
 
 /* Starts capturing header hdr. A repeat is marked and its value skipped:
@@ -145,9 +146,6 @@ static int on_header_field_complete(llhttp_t *p) {
     r->rid_len = 0;
     r->rid_bad = 0;
     r->has_rid = 1;
-  } else if (name_is(r, "last-event-id")) {
-    r->hdr = HDR_LAST_EVENT_ID;
-    r->last_event_id_len = 0;
   } else if (name_is(r, "expect")) {
     r->hdr = HDR_EXPECT;
     r->hname_len = 0; /* reuse hname to collect the value */
@@ -173,15 +171,6 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
       }
       break;
     case HDR_EXPECT: hname_append(r, at, n); break;
-    case HDR_LAST_EVENT_ID: /* too long: forget it (UINT32_MAX marks that) */
-      if (r->last_event_id_len == UINT32_MAX) break;
-      if (r->last_event_id_len + n > HTTP_MAX_EVENT_ID) {
-        r->last_event_id_len = UINT32_MAX;
-      } else {
-        memcpy(r->last_event_id + r->last_event_id_len, at, n);
-        r->last_event_id_len += (uint32_t)n;
-      }
-      break;
     case HDR_OTHER: break;
     default: return capture_append(p, at, n);
   }
@@ -197,15 +186,6 @@ static int on_header_value_complete(llhttp_t *p) {
       r->expect_bad = 1;
   }
   if (r->hdr == HDR_REQUEST_ID && r->rid_len == 0) r->rid_bad = 1;
-  if (r->hdr == HDR_LAST_EVENT_ID) {
-    uint32_t &n = r->last_event_id_len;
-    if (n == UINT32_MAX) n = 0;
-    while (n && (r->last_event_id[n - 1] == ' ' || r->last_event_id[n - 1] == '\t')) n--;
-    uint32_t lead = 0;
-    while (lead < n && (r->last_event_id[lead] == ' ' || r->last_event_id[lead] == '\t')) lead++;
-    memmove(r->last_event_id, r->last_event_id + lead, n - lead);
-    n -= lead;
-  }
   if (r->hdr >= HDR_SIGNATURE) capture_end(r);
   r->hdr = HDR_OTHER;
   r->hname_len = 0;
@@ -302,7 +282,7 @@ void http_req_reset(http_req *req) {
   const http_limits *lim = req->lim;
   /* Only the small header part needs clearing; url/rid are length-bounded. */
   memset(req, 0, offsetof(http_req, url));
-  req->url_len = req->rid_len = req->last_event_id_len = 0;
+  req->url_len = req->rid_len = 0;
   req->has_rid = 0;
   req->lim = lim;
   req->body = body;

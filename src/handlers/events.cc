@@ -66,9 +66,11 @@ static void answer_errors(conn *c, const msg_errors *errs) {
 
 void handle_events(conn *c) {
   /* Last-Event-ID: the header (EventSource's reconnect), else the query
-   * parameter of the same name (a client that reconnects by itself). */
+   * parameter of the same name (a client that reconnects by itself). One
+   * sent twice or too long resumes nothing. */
   char qid[HTTP_MAX_EVENT_ID];
-  str last = {c->req.last_event_id, c->req.last_event_id_len};
+  str last = {NULL, 0};
+  if (http_req_header(&c->req, HDR_LAST_EVENT_ID, &last) != HV_PRESENT) last = str{NULL, 0};
   if (!last.len) {
     long n = query_param(c, "last_event_id", qid, sizeof(qid));
     if (n > 0) last = str{qid, (size_t)n};
