@@ -13,42 +13,35 @@
 
 /* Webhook outcomes: the `result` label of webhook_requests_total and the
  * `result` field of request log lines. */
-#define WEBHOOK_RESULT_MAP(X)            \
-  X(CREATED, "created")                  \
-  X(DUPLICATE, "duplicate")              \
+#define WEBHOOK_RESULT_MAP(X)               \
+  X(CREATED, "created")                     \
+  X(DUPLICATE, "duplicate")                 \
   X(INVALID_SIGNATURE, "invalid_signature") \
-  X(VALIDATION_ERROR, "validation_error") \
-  X(DB_ERROR, "db_error")                \
-  X(OVERLOADED, "overloaded")            \
+  X(VALIDATION_ERROR, "validation_error")   \
+  X(DB_ERROR, "db_error")                   \
+  X(OVERLOADED, "overloaded")               \
   X(NOT_CONFIGURED, "not_configured")
 
 enum webhook_result {
 #define X(name, label) WH_##name,
   WEBHOOK_RESULT_MAP(X)
 #undef X
-  WH_COUNT
+      WH_COUNT
 };
 
 const char *webhook_result_label(int result);
 
 /* Process and database figures sampled off the loop for a scrape. */
 struct metrics_sample {
-  int64_t db_bytes;       /* database + WAL file size, -1 unknown */
-  int64_t rss_bytes;      /* -1 unknown */
+  int64_t db_bytes;  /* database + WAL file size, -1 unknown */
+  int64_t rss_bytes; /* -1 unknown */
   int64_t vsize_bytes;
-  double cpu_seconds;     /* user + system */
+  double cpu_seconds; /* user + system */
   int64_t open_fds;
   int64_t max_fds;
 };
 
-/* What the store reports at a scrape (read on the loop from its owner). */
-struct metrics_store {
-  uint32_t queue_depth;
-  uint64_t db_errors;
-  int64_t index_lag_rows;     /* -1: the engine has no indexer */
-  uint64_t rows_write_bytes;  /* storage writes for the rows (acknowledging path) */
-  uint64_t index_write_bytes; /* storage writes for the derived structures */
-};
+struct store_gauges; /* store.h: what the store reports at a scrape */
 
 #define METRICS_MAX_ROUTES 31
 
@@ -70,10 +63,12 @@ void metrics_index(int batch, uint64_t duration_ns, int ok);
 /* Fills s (blocking reads of /proc and stat: call on a worker thread).
  * db_files: NULL-ended list of database files (each with its -wal), or NULL. */
 void metrics_sample_process(metrics_sample *s, const char *const *db_files);
+/* Every figure of s unknown (-1): what a scrape shows without a sample. */
+void metrics_sample_unknown(metrics_sample *s);
 /* Appends the whole exposition. st and log_dropped are read by the caller
  * from their owners; started_ms is the process start. */
-void metrics_render(buf *out, const metrics_sample *s, const metrics_store *st,
-                    uint64_t log_dropped, int64_t started_ms);
+void metrics_render(buf *out, const metrics_sample *s, const store_gauges *st, uint64_t log_dropped,
+                    int64_t started_ms);
 /* For the console (history.cc, events.cc). */
 #define METRICS_LAT_BUCKETS 13 /* request_latency_ms buckets, +Inf included */
 /* Copies the non-cumulative latency bucket counts of a route. */

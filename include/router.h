@@ -44,7 +44,5 @@ void router_dispatch(conn *c);
 void router_answered(conn *c, int status);
 /* The route of the request on c (ROUTE_OTHER when unknown). */
 int router_route_id(const conn *c);
-/* Metrics label of a route id: its path, or "other". */
-const char *router_label(int id);
 
 #endif

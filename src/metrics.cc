@@ -7,6 +7,7 @@
 
 #include "auth.h"
 #include "defs.h"
+#include "store.h"
 
 static const double latency_bounds[] = {0.1, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000};
 #define NLAT (sizeof(latency_bounds) / sizeof(latency_bounds[0]))
@@ -202,8 +203,10 @@ static void render_hist(buf *b, const char *name, const char *label, const histo
       buf_putc(b, ',');
     }
     buf_puts(b, "le=\"");
-    if (i == n) buf_puts(b, "+Inf");
-    else put_num(b, bounds[i]);
+    if (i == n)
+      buf_puts(b, "+Inf");
+    else
+      put_num(b, bounds[i]);
     buf_puts(b, "\"} ");
     buf_put_u64(b, cum);
     buf_putc(b, '\n');
@@ -225,8 +228,8 @@ static void render_hist(buf *b, const char *name, const char *label, const histo
 
 static const char *path_label(int p) { return p < nroutes ? route_labels[p] : "other"; }
 
-void metrics_render(buf *b, const metrics_sample *s, const metrics_store *st,
-                    uint64_t log_dropped, int64_t started_ms) {
+void metrics_render(buf *b, const metrics_sample *s, const store_gauges *st, uint64_t log_dropped,
+                    int64_t started_ms) {
   char lbl[160];
   family(b, "http_requests_total", "counter", "HTTP requests answered, by route and status.");
   for (int p = 0; p <= nroutes; p++) {
@@ -302,7 +305,8 @@ void metrics_render(buf *b, const metrics_sample *s, const metrics_store *st,
     sample_u(b, "hookd_storage_write_bytes_total", "{part=\"rows\"}", st->rows_write_bytes);
     sample_u(b, "hookd_storage_write_bytes_total", "{part=\"index\"}", st->index_write_bytes);
   }
-  family(b, "hookd_log_lines_dropped_total", "counter", "Log lines dropped because stdout was stuck.");
+  family(b, "hookd_log_lines_dropped_total", "counter",
+         "Log lines dropped because stdout was stuck.");
   sample_u(b, "hookd_log_lines_dropped_total", NULL, log_dropped);
   if (s->db_bytes >= 0) {
     family(b, "hookd_db_size_bytes", "gauge", "Database files plus their WALs, in bytes.");

@@ -18,11 +18,15 @@ static int64_t file_size(const char *path) {
   return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
 }
 
-void metrics_sample_process(metrics_sample *s, const char *const *db_files) {
+void metrics_sample_unknown(metrics_sample *s) {
   s->db_bytes = -1;
   s->rss_bytes = s->vsize_bytes = -1;
   s->cpu_seconds = -1;
   s->open_fds = s->max_fds = -1;
+}
+
+void metrics_sample_process(metrics_sample *s, const char *const *db_files) {
+  metrics_sample_unknown(s);
   if (db_files) {
     s->db_bytes = 0;
     for (const char *const *f = db_files; *f; f++) {
@@ -67,4 +71,3 @@ void metrics_sample_process(metrics_sample *s, const char *const *db_files) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0) s->max_fds = (int64_t)rl.rlim_cur;
 }
-

@@ -56,10 +56,6 @@ int router_route_id(const conn *c) {
   return ROUTE_OTHER;
 }
 
-const char *router_label(int id) {
-  return id >= 0 && id < ROUTE_COUNT ? router_table[id].path : "other";
-}
-
 /* ---- Authentication --------------------------------------------------- */
 
 static auth_hdr header(const http_req *r, int hdr) {

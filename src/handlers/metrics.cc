@@ -1,7 +1,11 @@
 /* handlers/metrics.cc: GET /metrics (Prometheus text format 0.0.4).
  *
  * The loop owns the counters; file sizes and /proc figures are read by a
- * small job on the threadpool, then the loop renders everything at once. */
+ * small job on the threadpool, then the loop renders everything at once.
+ * One such job at a time: the threadpool is sized so that a commit never
+ * waits for a thread (main.cc), and scrapes must not change that. A scrape
+ * that arrives while one samples is answered at once with the last
+ * sample's figures. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +15,22 @@
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
+
+static struct {
+  int running; /* a sample job is out */
+  int have;    /* last holds a finished sample */
+  metrics_sample last;
+} g_sample;
+
+static void render(conn *c, const metrics_sample *sample) {
+  server *s = c->srv;
+  store_gauges g;
+  store_gauges_get(s->st, &g);
+  buf_reset(&c->out);
+  metrics_render(&c->out, sample, &g, log_dropped(), s->started_ms);
+  c->resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  conn_respond(c, HTTP_OK);
+}
 
 struct sample_job {
   job j; /* must stay first */
@@ -27,24 +47,25 @@ static void sample_work(job *j) {
 static void sample_done(job *j, int cancelled) {
   sample_job *sj = (sample_job *)j;
   conn *c = sj->c;
-  server *s = c->srv;
+  g_sample.running = 0;
   if (cancelled) { /* no figures: render the loop's counters alone */
-    memset(&sj->sample, 0, sizeof(sj->sample));
-    sj->sample.db_bytes = sj->sample.rss_bytes = sj->sample.open_fds = sj->sample.max_fds = -1;
+    metrics_sample_unknown(&sj->sample);
+  } else {
+    g_sample.last = sj->sample;
+    g_sample.have = 1;
   }
-  store_gauges g;
-  store_gauges_get(s->st, &g);
-  metrics_store ms = {g.queue_depth, g.db_errors, g.index_lag_rows, g.rows_write_bytes,
-                      g.index_write_bytes};
-  buf_reset(&c->out);
-  metrics_render(&c->out, &sj->sample, &ms, log_dropped(), s->started_ms);
+  render(c, &sj->sample);
   free(sj);
-  c->resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  conn_respond(c, HTTP_OK);
   conn_release(c);
 }
 
 void handle_metrics(conn *c) {
+  if (g_sample.running) {
+    metrics_sample unknown;
+    metrics_sample_unknown(&unknown);
+    render(c, g_sample.have ? &g_sample.last : &unknown);
+    return;
+  }
   sample_job *sj = (sample_job *)calloc(1, sizeof(sample_job));
   if (!sj) {
     handle_refused(c, STORE_E_NOMEM);
@@ -57,5 +78,6 @@ void handle_metrics(conn *c) {
     handle_refused(c, STORE_E_FULL);
     return;
   }
+  g_sample.running = 1;
   conn_hold(c); /* released by sample_done */
 }

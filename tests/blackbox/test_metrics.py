@@ -688,6 +688,25 @@ def test_connections_open_follows_clients(hookd_factory):
     assert scrape(d).value("process_open_fds") <= s.value("process_open_fds") - 5
 
 
+def test_concurrent_scrapes_share_one_sampler_and_stay_complete(hookd_factory):
+    # One sampling job at a time (the threadpool is sized for the store);
+    # scrapes that arrive meanwhile get the last sample's figures at once.
+    d = hookd_factory()
+    first = scrape(d)
+    assert first.value("process_resident_memory_bytes") > 0
+    conns = [d.conn() for _ in range(16)]
+    for c in conns:                                  # all in before any answer
+        c.send(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    for c in conns:
+        resp = c.read_response()
+        assert resp.status == 200, resp
+        text = resp.body.decode()
+        check_exposition(text)
+        for name in ("process_resident_memory_bytes", "process_open_fds", "hookd_db_size_bytes"):
+            assert re.search(r"^%s \d" % name, text, re.M), name
+        c.close()
+
+
 def test_db_size_grows_with_writes(hookd_factory):
     d = hookd_factory()
     s1 = scrape(d)
