@@ -128,8 +128,9 @@ void conn_assign_request_id(conn *c);
 void conn_log_request(conn *c, int status, double latency_ms);
 /* Counts and (rate-limited) logs a refused connection (metrics reason). */
 void conn_refused(conn_set *set, int reason);
-/* Writes the response: status from resp_status, body already in c->out.
- * Logs the request and records metrics. Safe on a closing conn. */
+/* Writes the response with status: c->resp's head options, the body in
+ * c->out (or c->static_body). Logs the request and records metrics. Safe
+ * on a closing conn. */
 void conn_respond(conn *c, int status);
 /* Starts a streaming response (for stream.cc): logs the request, records
  * metrics, writes the head (no Content-Length, Connection: close) into

@@ -13,7 +13,7 @@
 /* ---- Bounds (compile-time; runtime limits with defaults live in config.h) */
 #define HTTP_MAX_URL 4096             /* request target bytes; longer is 414 */
 #define HTTP_MAX_HEADER_NAME 64       /* longer header names are ignored */
-#define HTTP_MAX_SIGNATURE 128        /* X-Signature value bytes we keep */
+#define HTTP_MAX_SIGNATURE 128        /* X-Signature, X-Hub-Signature-256 bytes we keep */
 #define HTTP_MAX_REQUEST_ID 64        /* X-Request-ID bytes we accept */
 #define HTTP_MAX_EVENT_ID 64          /* Last-Event-ID bytes we keep */
 #define HTTP_MAX_PEER 64              /* "[v6 address]:port" of a client */

@@ -19,8 +19,6 @@ void handle_read(conn *c, store_read *r, store_render_fn render);
 int handle_submit_read(conn *c, store_read *r);
 /* 503 + Retry-After for a store_refusal. */
 void handle_refused(conn *c, int refusal);
-/* 503 (busy) or 500 for a failed read, logged. */
-void handle_read_failed(conn *c, const store_read *r);
 
 void handle_webhook(conn *c);   /* handlers/webhook.cc */
 void handle_messages(conn *c);  /* handlers/messages.cc */

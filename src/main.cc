@@ -45,6 +45,14 @@ static void on_watchdog(uv_timer_t *) { notify_send("WATCHDOG=1"); }
 
 static void startup_check(uv_timer_t *);
 
+/* The check again in a second. The timer fails only once it is closing
+ * (start-up is over, or shutdown began): then nothing is left to retry. */
+static void retry_startup_check(void) {
+  if (g.srv.conns.draining) return;
+  int rc = uv_timer_start(&g.startup_retry, startup_check, 1000, 0);
+  if (rc != 0) log_event(LOG_WARN, "ready_check_failed", uv_strerror(rc));
+}
+
 /* Start-up readiness: the same check as /health/ready, on a reader. While
  * it fails (the database is unreachable, or the indexer is catching up
  * after a migration or a crash) it is retried every second, and systemd
@@ -55,7 +63,7 @@ static void on_startup_checked(store_read *r) {
     snprintf(msg, sizeof(msg), "STATUS=database check failed: %.300s", r->err);
     log_event(LOG_ERROR, "ready_check_failed", r->err);
     notify_send(msg);
-    if (!g.srv.conns.draining) uv_timer_start(&g.startup_retry, startup_check, 1000, 0);
+    retry_startup_check();
     return;
   }
   if (!uv_is_closing((uv_handle_t *)&g.startup_retry))
@@ -73,14 +81,14 @@ static void startup_check(uv_timer_t *) {
     char msg[400];
     snprintf(msg, sizeof(msg), "STATUS=%.300s\nEXTEND_TIMEOUT_USEC=5000000", why);
     notify_send(msg);
-    uv_timer_start(&g.startup_retry, startup_check, 1000, 0);
+    retry_startup_check();
     return;
   }
   store_read *r = g.startup_check;
   r->kind = STORE_READ_READY;
   r->render = NULL;
   r->done = on_startup_checked;
-  if (store_read_submit(g.srv.st, r) != 0) uv_timer_start(&g.startup_retry, startup_check, 1000, 0);
+  if (store_read_submit(g.srv.st, r) != 0) retry_startup_check();
 }
 
 static void on_stopped(server *) {
@@ -200,12 +208,16 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  uv_signal_init(g.loop, &g.sigterm);
-  uv_signal_init(g.loop, &g.sigint);
-  uv_signal_init(g.loop, &g.sighup);
-  uv_signal_start(&g.sigterm, on_signal, SIGTERM);
-  uv_signal_start(&g.sigint, on_signal, SIGINT);
-  uv_signal_start(&g.sighup, on_signal, SIGHUP);
+  uv_signal_t *sig[3] = {&g.sigterm, &g.sigint, &g.sighup};
+  const int signum[3] = {SIGTERM, SIGINT, SIGHUP};
+  for (int i = 0; i < 3; i++) {
+    int rc = uv_signal_init(g.loop, sig[i]);
+    if (rc == 0) rc = uv_signal_start(sig[i], on_signal, signum[i]);
+    if (rc != 0) { /* without them hookd could not stop cleanly */
+      fprintf(stderr, "hookd: cannot watch signal %d: %s\n", signum[i], uv_strerror(rc));
+      return 1;
+    }
+  }
 
   buf *b = log_begin(LOG_INFO);
   if (b) {
@@ -230,11 +242,19 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (notify_watchdog_usec()) {
-    uv_timer_init(g.loop, &g.watchdog);
     uint64_t ms = notify_watchdog_usec() / 2000;
-    uv_timer_start(&g.watchdog, on_watchdog, ms ? ms : 1, ms ? ms : 1);
+    int rc = uv_timer_init(g.loop, &g.watchdog);
+    if (rc == 0) rc = uv_timer_start(&g.watchdog, on_watchdog, ms ? ms : 1, ms ? ms : 1);
+    if (rc != 0) {
+      fprintf(stderr, "hookd: cannot start the watchdog timer: %s\n", uv_strerror(rc));
+      return 1;
+    }
   }
-  uv_timer_init(g.loop, &g.startup_retry);
+  int trc = uv_timer_init(g.loop, &g.startup_retry);
+  if (trc != 0) {
+    fprintf(stderr, "hookd: cannot start the readiness timer: %s\n", uv_strerror(trc));
+    return 1;
+  }
   startup_check(NULL);
 
   uv_run(g.loop, UV_RUN_DEFAULT);

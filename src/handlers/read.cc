@@ -31,8 +31,8 @@ void handle_refused(conn *c, int refusal) {
                                                  : "server overloaded, retry later");
 }
 
-/* Answers a failed read (rc from the engine). */
-void handle_read_failed(conn *c, const store_read *r) {
+/* Answers a failed read (rc from the engine): 503 (busy) or 500, logged. */
+static void read_failed(conn *c, const store_read *r) {
   log_event(LOG_ERROR, "db_error", r->err);
   if (r->rc == STORE_BUSY) {
     c->resp.retry_after = 1;
@@ -52,7 +52,7 @@ static void read_done(store_read *r) {
     r->out = tmp;
     conn_respond(c, HTTP_OK);
   } else {
-    handle_read_failed(c, r);
+    read_failed(c, r);
   }
   conn_release(c);
 }
