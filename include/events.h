@@ -34,9 +34,10 @@ void events_stop(void);
 void events_publish_message(const message *m);
 /* Makes c a subscriber (answers it with the stream). last_id is the
  * Last-Event-ID to resume after (len 0 for none). Returns 0 (c is a stream,
- * or closed when its head could not be allocated), or -1 when the
- * subscriber limit is reached or memory is short (c is untouched: the
- * caller answers). */
+ * or closed when its head could not be allocated), or EVENTS_E_FULL (the
+ * subscriber limit) or EVENTS_E_NOMEM, c untouched: the caller answers. */
+#define EVENTS_E_FULL (-1)
+#define EVENTS_E_NOMEM (-2)
 int events_subscribe(conn *c, str last_id);
 /* The snapshot object with the last history_n seconds of history. */
 void events_snapshot_json(buf *b, int history_n);

@@ -243,9 +243,9 @@ static void on_closed(conn *, void *arg) {
 }
 
 int events_subscribe(conn *c, str last_id) {
-  if (g_e.nsubs >= c->srv->cfg->events_max_subscribers) return -1;
+  if (g_e.nsubs >= c->srv->cfg->events_max_subscribers) return EVENTS_E_FULL;
   subscriber *s = (subscriber *)calloc(1, sizeof(subscriber));
-  if (!s) return -1;
+  if (!s) return EVENTS_E_NOMEM;
   if (stream_begin(c, "text/event-stream; charset=utf-8", on_closed, s) != 0) {
     free(s);
     return 0; /* c is closed */

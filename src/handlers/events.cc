@@ -75,9 +75,12 @@ void handle_events(conn *c) {
     long n = query_param(c, "last_event_id", qid, sizeof(qid));
     if (n > 0) last = str{qid, (size_t)n};
   }
-  if (events_subscribe(c, last) != 0) {
+  int rc = events_subscribe(c, last);
+  if (rc != 0) {
     c->resp.retry_after = 5;
-    conn_respond_detail(c, HTTP_UNAVAILABLE, "too many event subscribers");
+    conn_respond_detail(
+        c, HTTP_UNAVAILABLE,
+        rc == EVENTS_E_FULL ? "too many event subscribers" : "out of memory, retry later");
   }
 }
 
