@@ -77,6 +77,7 @@ enum conn_flag {
 struct conn_log {
   const char *result;           /* created, duplicate, ... or NULL */
   const char *detail;           /* error detail, valid during conn_respond */
+  const msg_errors *invalid;    /* a 422's errors, valid during conn_respond */
   char mid[LOG_MAX_MESSAGE_ID]; /* message_id, truncated */
   uint32_t mid_len;
   uint8_t has_mid;

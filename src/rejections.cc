@@ -34,35 +34,15 @@ static const char *peer_name(conn *c) {
   return c->peer;
 }
 
-/* The first failing field and message of a 422 body that hookd wrote
- * itself ({"detail":[{"loc":["body","from"],"msg":"...",...},...]}). */
-static void validation_reason(const buf *body, char *out, size_t cap) {
-  const char *end = body->data ? body->data + body->len : NULL;
-  const char *loc = body->data ? (const char *)memmem(body->data, body->len, "\"loc\":[", 7) : NULL;
-  const char *msg = loc ? (const char *)memmem(loc, (size_t)(end - loc), "\"msg\":\"", 7) : NULL;
-  if (!loc || !msg) {
+/* "validation_error: <field>: <msg>" of a 422's first error. */
+static void validation_reason(const msg_errors *errs, char *out, size_t cap) {
+  if (!errs || errs->n == 0) {
     snprintf(out, cap, "validation_error");
     return;
   }
-  /* loc: ["body"] or ["body","field"]; take the last string before ']' */
-  const char *close = (const char *)memchr(loc, ']', (size_t)(end - loc));
-  const char *field = "body";
-  int flen = 4;
-  if (close) {
-    const char *q2 = close - 1; /* closing quote of the last item */
-    const char *q1 = q2 - 1;
-    while (q1 > loc && *q1 != '"') q1--;
-    if (*q2 == '"' && q1 > loc) field = q1 + 1, flen = (int)(q2 - q1 - 1);
-  }
-  msg += 7;
-  const char *mend = (const char *)memchr(msg, '"', (size_t)(end - msg));
-  int mlen = mend ? (int)(mend - msg) : 0;
-  int more = 0;
-  for (const char *p = msg; (p = (const char *)memmem(p, (size_t)(end - p), "\"loc\":[", 7));
-       p += 7)
-    more++;
-  snprintf(out, cap, "validation_error: %.*s: %.*s%s", flen, field, mlen, msg,
-           more ? " (and more)" : "");
+  const msg_error *e = &errs->e[0];
+  snprintf(out, cap, "validation_error: %s: %s%s", e->field ? e->field : e->where, e->msg,
+           errs->n > 1 ? " (and more)" : "");
 }
 
 void rejections_record(conn *c, int status) {
@@ -75,7 +55,7 @@ void rejections_record(conn *c, int status) {
   r->rid_len = c->rid_len;
   snprintf(r->peer, sizeof(r->peer), "%s", peer_name(c));
   if (status == HTTP_UNPROCESSABLE && c->log.result)
-    validation_reason(&c->out, r->reason, sizeof(r->reason));
+    validation_reason(c->log.invalid, r->reason, sizeof(r->reason));
   else
     snprintf(r->reason, sizeof(r->reason), "%s%s%s",
              c->log.result ? c->log.result : http_status_phrase(status), c->log.detail ? ": " : "",

@@ -70,7 +70,9 @@ void handle_webhook(conn *c) {
     set_result(c, WH_VALIDATION_ERROR);
     buf_reset(&c->out);
     msg_errors_json(&errs, &c->out);
+    c->log.invalid = &errs; /* the console's rejection reason */
     conn_respond(c, HTTP_UNPROCESSABLE);
+    c->log.invalid = NULL;
     return;
   }
   remember_message_id(c, m.message_id);
