@@ -37,26 +37,17 @@ static const char insert_sql[] =
     "ins.message_id";
 
 /* Worker: connect, migrate, prepare. 0, STORE_BUSY (try again later) or
- * STORE_ERROR (the database refuses this hookd). */
+ * STORE_ERROR (the database refuses this hookd). Like SQLite's busy
+ * timeout, the connection's lock_timeout (set before the migration) turns
+ * a lock held elsewhere (an operator's LOCK TABLE) into 503 after
+ * DB_BUSY_TIMEOUT_MS instead of a hang. */
 int pg_writer_connect(pg *st, char *err, size_t errlen) {
   if (st->wconn) PQfinish(st->wconn);
   st->w_prepared = 0;
-  st->wconn = pg_connect(st->url, err, errlen);
+  st->wconn = pg_connect(st->url, st->lock_ms, 0, err, errlen);
   if (!st->wconn) return STORE_BUSY;
-  int rc = 0;
-  if (pg_migrate(st->wconn, err, errlen)) {
-    rc =
-        PQstatus(st->wconn) == CONNECTION_OK && !strstr(err, "deadlock") ? STORE_ERROR : STORE_BUSY;
-  } else {
-    /* Like SQLite's busy timeout: a lock held elsewhere (an operator's
-     * LOCK TABLE) turns into 503 after DB_BUSY_TIMEOUT_MS, not a hang. */
-    char set[64];
-    snprintf(set, sizeof(set), "SET lock_timeout = %d", st->busy_ms);
-    if (pg_exec(st->wconn, set, err, errlen)) {
-      PQfinish(st->wconn);
-      st->wconn = NULL;
-      return STORE_BUSY;
-    }
+  int rc = pg_migrate(st->wconn, err, errlen);
+  if (!rc) {
     PGresult *res = PQprepare(st->wconn, "w_insert", insert_sql, 0, NULL);
     if (PQresultStatus(res) == PGRES_COMMAND_OK)
       st->w_prepared = 1;
