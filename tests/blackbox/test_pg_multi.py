@@ -562,3 +562,35 @@ def test_busy_timeout_zero_never_waits(cluster, hookd_factory):
     finally:
         lock.release()
 
+
+# ---------------------------------------------------------------------------
+# A server restart while hookd is idle costs no request
+
+def test_restart_while_idle_the_next_webhook_is_stored(cluster, hookd_factory):
+    """The writer's connection died while idle (server restarted, or the
+    backend terminated): the next batch reconnects and runs again in the
+    same job, so the next webhook gets 200 (created) and is stored, and
+    the next reads answer 200 too."""
+    url = cluster.database()
+    dbname = url.rsplit("/", 1)[1]
+    d = hookd_factory(env={"DATABASE_URL": url})
+    post_ok(d, message())
+    assert d.request("GET", "/messages").status == 200
+    for how in ("restart", "terminate", "restart"):
+        if how == "restart":
+            cluster.stop()
+            cluster.start()
+        else:
+            query(cluster.admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                  " WHERE datname = %s AND application_name = 'hookd'", (dbname,))
+        m = message()
+        post_ok(d, m)
+        assert query(url, "SELECT count(*) FROM messages WHERE message_id = %s",
+                     (m["message_id"],)) == [(1,)]
+        rec = d.wait_request_record(path="/webhook", message_id=m["message_id"])
+        assert rec["result"] == "created", rec
+        r = d.request("GET", "/messages?q=" + urllib.parse.quote(m["text"]))
+        assert r.status == 200, r
+        assert d.request("GET", "/health/ready").status == 200
+    reconnects = [r for r in d.records() if r.get("event") == "db_reconnected"]
+    assert len(reconnects) == 3, reconnects

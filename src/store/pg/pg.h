@@ -61,8 +61,9 @@ struct pg_batch {
   store_pending *head;
   int n, created;
   int ok, busy;
-  int lost;   /* the connection is gone: reconnect before the next batch */
-  buf params; /* binary text[] arrays, reused */
+  int lost;        /* the connection is gone: reconnect before the next batch */
+  int reconnected; /* the job replaced a dead connection (and ran again) */
+  buf params;      /* binary text[] arrays, reused */
   uint64_t duration_ns;
   char err[256];
 };

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "pg.h"
 
 static void batch_start(pg *st);
@@ -95,6 +96,10 @@ static void batch_done(job *j, int cancelled) {
   } else {
     st->write_fail_ms = 0;
   }
+  if (b->reconnected) { /* the connection had died; the batch ran on a new one */
+    st->db_errors++;
+    if (b->ok) log_event(LOG_WARN, "db_reconnected", b->err);
+  }
   if (st->base.hooks.commit) st->base.hooks.commit(b->n, b->duration_ns, b->ok);
   if (b->ok && b->created) st->base.generation++; /* before anyone hears 200 */
   /* batch_running stays set while the callbacks run: a callback may submit
@@ -110,7 +115,7 @@ static void batch_done(job *j, int cancelled) {
                        b->ok ? NULL : b->err);
   }
   st->batch_running = 0;
-  if (b->lost) pg_engine_connected(st, 0, 1, b->err);
+  if (b->lost) pg_engine_connected(st, 0, b->busy, b->err);
   if (b->n > 1 && gather_begin(st, expect)) return;
   if (st->q.head && st->up)
     batch_start(st);
@@ -124,7 +129,7 @@ static void writer_job(pg *st, store_pending *head, int n) {
   b->st = st;
   b->head = head;
   b->n = n;
-  b->created = b->ok = b->busy = b->lost = 0;
+  b->created = b->ok = b->busy = b->lost = b->reconnected = 0;
   b->err[0] = 0;
   st->batch_running = 1;
   int rc = job_submit(st->base.loop, &b->j, pg_batch_work, batch_done);
