@@ -9,13 +9,18 @@
  *
  * Columns compared or sorted by hookd use COLLATE "C": byte order, as in
  * the SQLite engine, whatever the database's default collation. The counts
- * are maintained by statement triggers (transition tables) in the inserting
- * transaction, so anything that inserts rows (pgbench, an operator's COPY)
- * keeps them right; they are sharded by backend so writers of different
- * hosts do not queue on one row. hookd_totals.v counts the statements that
- * changed rows: sum(v) is the change stamp the readers' cache checks
- * (rcache.cc); rows are immutable (UPDATE is refused) so nothing else can
- * change an answer. */
+ * are maintained by statement triggers (transition tables) in the changing
+ * transaction, so an INSERT, COPY, DELETE or TRUNCATE from any program
+ * keeps them right, as long as the triggers fire: not with
+ * session_replication_role = replica (logical replication's apply) nor
+ * after ALTER TABLE ... DISABLE TRIGGER; then the counts and the change
+ * stamp go stale (README). They are sharded by backend so writers of
+ * different hosts do not queue on one row. hookd_totals.v counts the
+ * statements that changed rows: sum(v) is the change stamp the readers'
+ * cache checks (rcache.cc); rows are immutable (UPDATE is refused) so
+ * nothing else can change an answer. text_folded is filled by hookd's
+ * writer (casefold.h): a row another program writes without it is never
+ * found by q. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
