@@ -17,7 +17,12 @@ psycopg2, never through hookd.
   - the writer's connection killed under load: only 200s and 503s with
     Retry-After, every 200 stored, hookd reconnects;
   - PostgreSQL restarted under load, and a hookd started while it is down:
-    no acknowledged id lost, /health/ready 503 while down, 200 after.
+    no acknowledged id lost, /health/ready 503 while down, 200 after;
+  - an operator's table lock: reads answer 503 within DB_BUSY_TIMEOUT_MS
+    (or the 5 s read timeout), SIGTERM exits with the lock held, and
+    DB_BUSY_TIMEOUT_MS=0 never waits (a reconnect's schema check included);
+  - PostgreSQL restarted (or hookd's backends terminated) while hookd is
+    idle: the next webhook is 200 and stored.
 """
 
 import os
@@ -508,20 +513,30 @@ def test_reads_under_an_exclusive_table_lock_answer_503_and_sigterm_exits(cluste
 
 def test_a_read_stops_after_the_read_timeout_whatever_the_lock_wait(cluster, hookd_factory):
     """DB_BUSY_TIMEOUT_MS at its maximum (10 min): a read still gives up
-    after the readers' statement timeout (5 s) and answers 503; the writer
-    keeps waiting (its lock_timeout is DB_BUSY_TIMEOUT_MS)."""
+    after the readers' statement timeout (5 s) and answers 503, while a
+    webhook keeps waiting for the lock (the writer's lock_timeout is
+    DB_BUSY_TIMEOUT_MS, and it has no statement timeout) and is stored
+    once the lock is gone."""
     url = cluster.database()
     d = hookd_factory(env={"DATABASE_URL": url, "DB_BUSY_TIMEOUT_MS": "600000"})
     post_ok(d, message())
+    m = message()
+    posted = []
     lock = HeldLock(url, "messages", "ACCESS EXCLUSIVE")
     try:
+        writer = threading.Thread(target=lambda: posted.append(d.post_webhook(m, timeout=60)))
+        writer.start()
         r, took = timed(d.request, "GET", "/messages?q=x", timeout=30)
         assert r.status == 503 and r.header("Retry-After") == "1", r
         assert 4.0 < took < 9.0, took
-        r = d.request("GET", "/health/live")
-        assert r.status == 200
+        assert d.request("GET", "/health/live").status == 200
+        assert writer.is_alive() and not posted, posted
     finally:
         lock.release()
+    writer.join(30)
+    assert [p.status for p in posted] == [200], posted
+    assert query(url, "SELECT count(*) FROM messages WHERE message_id = %s",
+                 (m["message_id"],)) == [(1,)]
     assert d.request("GET", "/messages").status == 200
 
 
