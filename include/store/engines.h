@@ -4,10 +4,10 @@
 
 #include "store.h"
 
-/* src/store/sqlite/sqlite.cc */
+/* src/store/sqlite/engine.cc */
 store *sq_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen);
 #ifdef HOOKD_WITH_POSTGRES
-/* src/store/pg/pg.cc */
+/* src/store/pg/engine.cc */
 store *pg_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen);
 #endif
 

@@ -17,7 +17,12 @@ psycopg2, never through hookd.
   - the writer's connection killed under load: only 200s and 503s with
     Retry-After, every 200 stored, hookd reconnects;
   - PostgreSQL restarted under load, and a hookd started while it is down:
-    no acknowledged id lost, /health/ready 503 while down, 200 after.
+    no acknowledged id lost, /health/ready 503 while down, 200 after;
+  - an operator's table lock: reads answer 503 within DB_BUSY_TIMEOUT_MS
+    (or the 5 s read timeout), SIGTERM exits with the lock held, and
+    DB_BUSY_TIMEOUT_MS=0 never waits (a reconnect's schema check included);
+  - PostgreSQL restarted (or hookd's backends terminated) while hookd is
+    idle: the next webhook is 200 and stored.
 """
 
 import os
@@ -426,3 +431,181 @@ def test_pg_variables_and_password_file(cluster, hookd_factory, tmp_path):
     assert query(url, "SELECT count(*) FROM messages WHERE message_id = %s",
                  (m["message_id"],)) == [(1,)]
     assert password not in d.stdout_text() + d.stderr_text()
+
+
+# ---------------------------------------------------------------------------
+# Timeouts: a lock held by another session never pins hookd
+
+class HeldLock:
+    """Another session holds `LOCK TABLE <table> IN <mode> MODE` until
+    release() (a psycopg2 transaction, rolled back)."""
+
+    def __init__(self, url, table, mode):
+        self.con = pg_connect(url)
+        self.con.autocommit = False
+        self.con.cursor().execute("LOCK TABLE %s IN %s MODE" % (table, mode))
+
+    def release(self):
+        if self.con:
+            self.con.rollback()
+            self.con.close()
+            self.con = None
+
+
+def timed(fn, *args, **kw):
+    t0 = time.monotonic()
+    r = fn(*args, **kw)
+    return r, time.monotonic() - t0
+
+
+def concurrent_gets(d, paths, timeout):
+    """GETs each path on its own connection at once; (status, seconds) each,
+    None for no answer within timeout."""
+    out = [None] * len(paths)
+
+    def go(i, p):
+        t0 = time.monotonic()
+        try:
+            r = d.request("GET", p, timeout=timeout)
+            out[i] = (r.status, r.header("Retry-After"), time.monotonic() - t0)
+        except (OSError, ConnectionClosed):
+            out[i] = None
+
+    ts = [threading.Thread(target=go, args=(i, p)) for i, p in enumerate(paths)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout + 5)
+    return out
+
+
+def test_reads_under_an_exclusive_table_lock_answer_503_and_sigterm_exits(cluster,
+                                                                          hookd_factory):
+    """An operator's ACCESS EXCLUSIVE lock on messages (DDL, LOCK TABLE):
+    every read waits at most DB_BUSY_TIMEOUT_MS for it, answers 503 +
+    Retry-After, and more reads than reader connections do not queue up
+    behind each other for ever; SIGTERM with the lock still held exits."""
+    url = cluster.database()
+    d = hookd_factory(env={"DATABASE_URL": url, "DB_BUSY_TIMEOUT_MS": "300",
+                           "DB_READERS": "2"})
+    post_ok(d, message())
+    lock = HeldLock(url, "messages", "ACCESS EXCLUSIVE")
+    try:
+        paths = ["/messages", "/messages?q=a", "/stats", "/messages?order=desc",
+                 "/messages?from=%2B919876543210", "/messages?limit=3"]
+        out = concurrent_gets(d, paths, timeout=15)
+        assert all(o is not None for o in out), out
+        assert [o[:2] for o in out] == [(503, "1")] * len(paths), out
+        # 2 readers, 6 reads of at most ~0.3 s each: well within 3 s.
+        assert max(o[2] for o in out) < 3.0, out
+        # Reads waiting for the lock when SIGTERM comes do not hold up the exit.
+        waiting = [threading.Thread(target=concurrent_gets, args=(d, ["/messages"] * 4, 15))]
+        for t in waiting:
+            t.start()
+        time.sleep(0.1)
+        rc, took = timed(d.stop, timeout=15)
+        assert rc == 0 and took < 5.0, (rc, took, d.describe())
+        for t in waiting:
+            t.join(20)
+    finally:
+        lock.release()
+
+
+def test_a_read_stops_after_the_read_timeout_whatever_the_lock_wait(cluster, hookd_factory):
+    """DB_BUSY_TIMEOUT_MS at its maximum (10 min): a read still gives up
+    after the readers' statement timeout (5 s) and answers 503, while a
+    webhook keeps waiting for the lock (the writer's lock_timeout is
+    DB_BUSY_TIMEOUT_MS, and it has no statement timeout) and is stored
+    once the lock is gone."""
+    url = cluster.database()
+    d = hookd_factory(env={"DATABASE_URL": url, "DB_BUSY_TIMEOUT_MS": "600000"})
+    post_ok(d, message())
+    m = message()
+    posted = []
+    lock = HeldLock(url, "messages", "ACCESS EXCLUSIVE")
+    try:
+        writer = threading.Thread(target=lambda: posted.append(d.post_webhook(m, timeout=60)))
+        writer.start()
+        r, took = timed(d.request, "GET", "/messages?q=x", timeout=30)
+        assert r.status == 503 and r.header("Retry-After") == "1", r
+        assert 4.0 < took < 9.0, took
+        assert d.request("GET", "/health/live").status == 200
+        assert writer.is_alive() and not posted, posted
+    finally:
+        lock.release()
+    writer.join(30)
+    assert [p.status for p in posted] == [200], posted
+    assert query(url, "SELECT count(*) FROM messages WHERE message_id = %s",
+                 (m["message_id"],)) == [(1,)]
+    assert d.request("GET", "/messages").status == 200
+
+
+def test_busy_timeout_zero_never_waits(cluster, hookd_factory):
+    """DB_BUSY_TIMEOUT_MS=0 means "do not wait for a lock" (as with SQLite),
+    not "wait for ever": a webhook and a read under a held lock answer 503
+    at once. It holds for the writer's reconnect too (the schema check
+    reads hookd_meta): with hookd_meta locked and the connections killed,
+    the next webhook still answers 503 and SIGTERM exits."""
+    url = cluster.database()
+    d = hookd_factory(env={"DATABASE_URL": url, "DB_BUSY_TIMEOUT_MS": "0"})
+    post_ok(d, message())
+    lock = HeldLock(url, "messages", "EXCLUSIVE")  # writes wait, reads do not
+    try:
+        m = message()
+        r, took = timed(d.post_webhook, m, timeout=15)
+        assert r.status == 503 and r.header("Retry-After") == "1", r
+        assert took < 2.0, took
+    finally:
+        lock.release()
+    post_ok(d, m)
+    lock = HeldLock(url, "messages", "ACCESS EXCLUSIVE")
+    try:
+        r, took = timed(d.request, "GET", "/messages", timeout=15)
+        assert r.status == 503 and took < 2.0, (r, took)
+    finally:
+        lock.release()
+    dbname = url.rsplit("/", 1)[1]
+    lock = HeldLock(url, "hookd_meta", "ACCESS EXCLUSIVE")
+    try:
+        killed = query(cluster.admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                       " WHERE datname = %s AND application_name = 'hookd'", (dbname,))
+        assert killed, "no hookd connection to kill"
+        r, took = timed(d.post_webhook, message(), timeout=15)
+        assert r.status == 503 and took < 2.0, (r, took)
+        rc, took = timed(d.stop, timeout=15)
+        assert rc == 0 and took < 5.0, (rc, took, d.describe())
+    finally:
+        lock.release()
+
+
+# ---------------------------------------------------------------------------
+# A server restart while hookd is idle costs no request
+
+def test_restart_while_idle_the_next_webhook_is_stored(cluster, hookd_factory):
+    """The writer's connection died while idle (server restarted, or the
+    backend terminated): the next batch reconnects and runs again in the
+    same job, so the next webhook gets 200 (created) and is stored, and
+    the next reads answer 200 too."""
+    url = cluster.database()
+    dbname = url.rsplit("/", 1)[1]
+    d = hookd_factory(env={"DATABASE_URL": url})
+    post_ok(d, message())
+    assert d.request("GET", "/messages").status == 200
+    for how in ("restart", "terminate", "restart"):
+        if how == "restart":
+            cluster.stop()
+            cluster.start()
+        else:
+            query(cluster.admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                  " WHERE datname = %s AND application_name = 'hookd'", (dbname,))
+        m = message()
+        post_ok(d, m)
+        assert query(url, "SELECT count(*) FROM messages WHERE message_id = %s",
+                     (m["message_id"],)) == [(1,)]
+        rec = d.wait_request_record(path="/webhook", message_id=m["message_id"])
+        assert rec["result"] == "created", rec
+        r = d.request("GET", "/messages?q=" + urllib.parse.quote(m["text"]))
+        assert r.status == 200, r
+        assert d.request("GET", "/health/ready").status == 200
+    reconnects = [r for r in d.records() if r.get("event") == "db_reconnected"]
+    assert len(reconnects) == 3, reconnects

@@ -32,10 +32,10 @@ int pg_check_url(const char *url, char *err, size_t errlen) {
   return 0;
 }
 
-/* Blocking connect (at most connect_timeout seconds). The URL is expanded
- * last so what it says wins; libpq adds the PG* variables and the password
- * file for whatever neither names. */
-PGconn *pg_connect(const char *url, char *err, size_t errlen) {
+/* Blocking connect (at most connect_timeout seconds), then the session's
+ * timeouts. The URL is expanded last so what it says wins; libpq adds the
+ * PG* variables and the password file for whatever neither names. */
+PGconn *pg_connect(const char *url, int lock_ms, int statement_ms, char *err, size_t errlen) {
   const char *keys[8], *vals[8];
   int n = 0;
   if (!getenv("PGCONNECT_TIMEOUT")) {
@@ -69,6 +69,18 @@ PGconn *pg_connect(const char *url, char *err, size_t errlen) {
     PQfinish(c);
     return NULL;
   }
+  /* SET rather than the startup packet's `options`: those would replace
+   * what the URL or PGOPTIONS say instead of adding to them. Before any
+   * other statement, so the schema check (locks) is bounded too. */
+  char set[96];
+  snprintf(set, sizeof(set), "SET lock_timeout = %d", lock_ms);
+  if (statement_ms > 0)
+    snprintf(set + strlen(set), sizeof(set) - strlen(set), "; SET statement_timeout = %d",
+             statement_ms);
+  if (pg_exec(c, set, err, errlen)) {
+    PQfinish(c);
+    return NULL;
+  }
   return c;
 }
 
@@ -89,9 +101,9 @@ int pg_exec(PGconn *c, const char *sql, char *err, size_t errlen) {
   PGresult *res = PQexec(c, sql);
   int st = PQresultStatus(res);
   int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-  if (!ok) pg_classify(c, res, err, errlen);
+  int rc = ok ? 0 : pg_classify(c, res, err, errlen);
   PQclear(res);
-  return ok ? 0 : -1;
+  return rc;
 }
 
 PGresult *pg_run(PGconn *c, const char *name, int n, const char *const *vals, const int *lens,

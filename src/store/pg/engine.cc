@@ -119,7 +119,9 @@ store *pg_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
   snprintf(st->url, sizeof(st->url), "%s", cfg->db_url);
   st->files[0] = NULL;
   st->max_queue = cfg->max_queue;
-  st->busy_ms = (int)cfg->busy_timeout_ms;
+  /* lock_timeout = 0 would mean "wait for ever", the opposite of what
+   * DB_BUSY_TIMEOUT_MS=0 means with SQLite ("never wait"). */
+  st->lock_ms = cfg->busy_timeout_ms ? (int)cfg->busy_timeout_ms : 1;
   st->nreaders = (int)(cfg->readers > STORE_MAX_READERS ? STORE_MAX_READERS : cfg->readers);
   if (st->nreaders < 1) st->nreaders = 1;
   pg_readers_init(st, cfg->max_queue);

@@ -34,6 +34,10 @@
 #define PG_RETRY_MAX_MS 5000
 #define PG_FAIL_WINDOW_MS 10000 /* a failed batch keeps readiness 503 */
 #define PG_GATHER_MS 1          /* longest wait for the last batch's clients (queue.cc) */
+/* A read's statement_timeout, lock waits included: no read holds a reader
+ * connection longer, so reads cannot pile up behind a long scan or an
+ * operator's lock, and shutdown (which waits for them) stays bounded. */
+#define PG_READ_TIMEOUT_MS 5000
 
 /* The writer's array parameters: the queued fields (store/pending.h), then
  * the folded text (computed on the worker) and created_at. */
@@ -57,8 +61,9 @@ struct pg_batch {
   store_pending *head;
   int n, created;
   int ok, busy;
-  int lost;   /* the connection is gone: reconnect before the next batch */
-  buf params; /* binary text[] arrays, reused */
+  int lost;        /* the connection is gone: reconnect before the next batch */
+  int reconnected; /* the job replaced a dead connection (and ran again) */
+  buf params;      /* binary text[] arrays, reused */
   uint64_t duration_ns;
   char err[256];
 };
@@ -97,7 +102,7 @@ struct pg {
   char url[1024];       /* DATABASE_URL, with its password (never logged) */
   const char *files[1]; /* none: /metrics reports no file size */
   uint32_t max_queue;
-  int busy_ms; /* DB_BUSY_TIMEOUT_MS: the writer's lock_timeout */
+  int lock_ms; /* every connection's lock_timeout: DB_BUSY_TIMEOUT_MS, >= 1 */
   /* writer */
   PGconn *wconn; /* used by one writer job at a time */
   int w_prepared;
@@ -124,12 +129,15 @@ struct pg {
 };
 
 /* conn.cc: connections and errors (any thread; touch only what is passed) */
-PGconn *pg_connect(const char *url, char *err, size_t errlen);
+/* Connects and sets lock_timeout (>= 1: 0 would mean no limit) and, when
+ * statement_ms > 0, statement_timeout; NULL with err on failure. */
+PGconn *pg_connect(const char *url, int lock_ms, int statement_ms, char *err, size_t errlen);
 int pg_check_url(const char *url, char *err, size_t errlen);
 /* STORE_BUSY when the failure passes (connection, lock, resources), else
  * STORE_ERROR; copies the message into err. Clears nothing. */
 int pg_classify(PGconn *c, const PGresult *res, char *err, size_t errlen);
-/* Runs a statement without parameters; 0, or -1 with err. */
+/* Runs a statement without parameters; 0, or STORE_BUSY / STORE_ERROR
+ * (pg_classify) with err. */
 int pg_exec(PGconn *c, const char *sql, char *err, size_t errlen);
 /* Sends a prepared statement and reads every result until NULL. Returns
  * the one result with rows (or the error), and sets *done when the server
@@ -137,7 +145,9 @@ int pg_exec(PGconn *c, const char *sql, char *err, size_t errlen);
 PGresult *pg_run(PGconn *c, const char *name, int n, const char *const *vals, const int *lens,
                  const int *fmts, int *done);
 
-/* schema.cc: creates or migrates the schema under the advisory lock */
+/* schema.cc: creates or migrates the schema under the advisory lock; 0,
+ * STORE_BUSY (try again: a lock wait timed out, the connection went) or
+ * STORE_ERROR with err. */
 int pg_migrate(PGconn *c, char *err, size_t errlen);
 
 /* queue.cc (loop side) */

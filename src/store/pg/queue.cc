@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "pg.h"
 
+static int writer_job(pg *st, store_pending *head, int n);
+static void job_failed(pg *st, store_pending *head, int rc);
 static void batch_start(pg *st);
 
 /* ---- Gathering -------------------------------------------------------------
@@ -56,15 +59,30 @@ void pg_writer_close(pg *st) {
   buf_free(&st->batch.params);
 }
 
+/* Withdraws a queued entry silently: its submitter hears a refusal
+ * instead (see pg_submit). */
+static void withdrawn(void *, int, const char *) {}
+
 int pg_submit(store *base, const message *m, int64_t now_ms, store_submit_cb cb, void *arg) {
   pg *st = (pg *)base;
   if (!st->up) return STORE_E_DOWN;
   if (st->q.len >= st->max_queue) return STORE_E_FULL;
   int rc = store_queue_push(&st->q, m, now_ms, cb, arg);
   if (rc != 0) return rc;
+  store_pending *mine = st->q.tail;
   if (!st->batch_running && (!st->gathering || st->q.len >= st->expect)) {
     gather_end(st);
-    batch_start(st);
+    int n;
+    store_pending *head = store_queue_take(&st->q, STORE_MAX_BATCH, &n);
+    rc = writer_job(st, head, n);
+    if (rc != 0) {
+      /* A failing function never calls back (the caller would hold a
+       * connection its callback already released): this request is
+       * refused; the others, submitted earlier, fail through theirs. */
+      mine->cb = withdrawn;
+      job_failed(st, head, rc);
+      return STORE_E_FULL;
+    }
   }
   return 0;
 }
@@ -95,6 +113,10 @@ static void batch_done(job *j, int cancelled) {
   } else {
     st->write_fail_ms = 0;
   }
+  if (b->reconnected) { /* the connection had died; the batch ran on a new one */
+    st->db_errors++;
+    if (b->ok) log_event(LOG_WARN, "db_reconnected", b->err);
+  }
   if (st->base.hooks.commit) st->base.hooks.commit(b->n, b->duration_ns, b->ok);
   if (b->ok && b->created) st->base.generation++; /* before anyone hears 200 */
   /* batch_running stays set while the callbacks run: a callback may submit
@@ -110,7 +132,7 @@ static void batch_done(job *j, int cancelled) {
                        b->ok ? NULL : b->err);
   }
   st->batch_running = 0;
-  if (b->lost) pg_engine_connected(st, 0, 1, b->err);
+  if (b->lost) pg_engine_connected(st, 0, b->busy, b->err);
   if (b->n > 1 && gather_begin(st, expect)) return;
   if (st->q.head && st->up)
     batch_start(st);
@@ -118,33 +140,42 @@ static void batch_done(job *j, int cancelled) {
     store_notify_idle(&st->base);
 }
 
-/* Starts the writer job: the queue's head as a batch, or a reconnect. */
-static void writer_job(pg *st, store_pending *head, int n) {
+/* Starts the writer job: the queue's head as a batch, or (head NULL) a
+ * reconnect. 0, or a libuv error: then nothing runs and no callback was
+ * called (job_failed does that). */
+static int writer_job(pg *st, store_pending *head, int n) {
   pg_batch *b = &st->batch;
   b->st = st;
   b->head = head;
   b->n = n;
-  b->created = b->ok = b->busy = b->lost = 0;
+  b->created = b->ok = b->busy = b->lost = b->reconnected = 0;
   b->err[0] = 0;
   st->batch_running = 1;
   int rc = job_submit(st->base.loop, &b->j, pg_batch_work, batch_done);
-  if (rc != 0) {
-    b->head = NULL;
-    store_queue_fail_all(&st->q, head, STORE_BUSY, uv_strerror(rc));
-    st->db_errors++;
-    st->batch_running = 0;
-    if (!head) pg_engine_connected(st, 0, 1, uv_strerror(rc));
-    store_notify_idle(&st->base);
-  }
+  if (rc != 0) b->head = NULL;
+  return rc;
+}
+
+/* A writer job could not start: its batch and everything queued behind
+ * fail (503). batch_running stays set meanwhile, so a callback that
+ * submits only enqueues (and is failed too). */
+static void job_failed(pg *st, store_pending *head, int rc) {
+  store_queue_fail_all(&st->q, head, STORE_BUSY, uv_strerror(rc));
+  st->db_errors++;
+  st->batch_running = 0;
+  if (!head) pg_engine_connected(st, 0, 1, uv_strerror(rc));
+  store_notify_idle(&st->base);
 }
 
 static void batch_start(pg *st) {
   int n;
   store_pending *head = store_queue_take(&st->q, STORE_MAX_BATCH, &n);
-  writer_job(st, head, n);
+  int rc = writer_job(st, head, n);
+  if (rc != 0) job_failed(st, head, rc);
 }
 
 void pg_writer_reconnect(pg *st) {
   if (st->batch_running || st->shutting_down) return;
-  writer_job(st, NULL, 0);
+  int rc = writer_job(st, NULL, 0);
+  if (rc != 0) job_failed(st, NULL, rc);
 }

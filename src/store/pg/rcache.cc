@@ -4,7 +4,8 @@
  * Other hosts write to the same database, so the loop's generation cache
  * (cache.h) cannot tag a read here. Instead every statement that inserts or
  * deletes rows adds 1 to its shard's hookd_totals.v (the count trigger, in
- * the same transaction), so sum(v) grows with every committed change. A
+ * the same transaction), so sum(v) grows with every committed change made
+ * while the triggers fire (schema.cc says when they do not). A
  * read first asks for sum(v) (one tiny query); an answer rendered by a read
  * that started after the same sum was seen is served as is; otherwise the
  * read runs and its answer is stored under the sum it saw first. A stored

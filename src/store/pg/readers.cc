@@ -2,11 +2,15 @@
  * store/pool.h).
  *
  * Up to DB_READERS connections, one per running read job, each opened by
- * the worker that first uses it; statements are prepared on a connection
- * the first time it runs them. A read whose connection turns out to be
- * dead (the server restarted) reconnects and runs once more: reads change
- * nothing, so running one twice is harmless. /messages and /stats first
- * ask for the change stamp and may be answered from rcache.cc. */
+ * the worker that first uses it, with lock_timeout DB_BUSY_TIMEOUT_MS and
+ * statement_timeout PG_READ_TIMEOUT_MS: a read behind an operator's lock or
+ * in a long scan ends with 503 rather than hold its connection while reads
+ * queue up behind it (and shutdown, which waits for them, hangs).
+ * Statements are prepared on a connection the first time it runs them.
+ * A read whose connection turns out to be dead (the server restarted)
+ * reconnects and runs once more: reads change nothing, so running one
+ * twice is harmless. /messages and /stats first ask for the change stamp
+ * and may be answered from rcache.cc. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +48,7 @@ static int prepare(store_read *r, pg_reader *rd, int id) {
 static int read_once(pg *st, store_read *r, pg_reader *rd, int64_t *stamp, int *hit) {
   if (!rd->conn) {
     rd->prepared = 0;
-    rd->conn = pg_connect(st->url, r->err, sizeof(r->err));
+    rd->conn = pg_connect(st->url, st->lock_ms, PG_READ_TIMEOUT_MS, r->err, sizeof(r->err));
     if (!rd->conn) return STORE_BUSY;
   }
   int id = stmt_for(r);

@@ -9,13 +9,18 @@
  *
  * Columns compared or sorted by hookd use COLLATE "C": byte order, as in
  * the SQLite engine, whatever the database's default collation. The counts
- * are maintained by statement triggers (transition tables) in the inserting
- * transaction, so anything that inserts rows (pgbench, an operator's COPY)
- * keeps them right; they are sharded by backend so writers of different
- * hosts do not queue on one row. hookd_totals.v counts the statements that
- * changed rows: sum(v) is the change stamp the readers' cache checks
- * (rcache.cc); rows are immutable (UPDATE is refused) so nothing else can
- * change an answer. */
+ * are maintained by statement triggers (transition tables) in the changing
+ * transaction, so an INSERT, COPY, DELETE or TRUNCATE from any program
+ * keeps them right, as long as the triggers fire: not with
+ * session_replication_role = replica (logical replication's apply) nor
+ * after ALTER TABLE ... DISABLE TRIGGER; then the counts and the change
+ * stamp go stale (README). They are sharded by backend so writers of
+ * different hosts do not queue on one row. hookd_totals.v counts the
+ * statements that changed rows: sum(v) is the change stamp the readers'
+ * cache checks (rcache.cc); rows are immutable (UPDATE is refused) so
+ * nothing else can change an answer. text_folded is filled by hookd's
+ * writer (casefold.h): a row another program writes without it is never
+ * found by q. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,67 +83,69 @@ static const char v1[] =
 /* steps[v] brings version v to v + 1. */
 static const char *const steps[PG_SCHEMA_VERSION] = {v1};
 
-/* One text value of a one-row query; NULL result with err on failure,
- * "" for SQL NULL or no row. */
+/* One text value of a one-row query: 0 ("" for SQL NULL or no row), or
+ * STORE_BUSY / STORE_ERROR with err. */
 static int one_value(PGconn *c, const char *sql, char *out, size_t outlen, char *err,
                      size_t errlen) {
   PGresult *res = PQexec(c, sql);
-  int rc = -1;
-  if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+  int rc = 0;
+  if (PQresultStatus(res) == PGRES_TUPLES_OK)
     snprintf(out, outlen, "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
-    rc = 0;
-  } else {
-    pg_classify(c, res, err, errlen);
-  }
+  else
+    rc = pg_classify(c, res, err, errlen);
   PQclear(res);
   return rc;
 }
 
-/* The version recorded in the database; 0 when there is none yet, -1 on
- * error (two round trips: hookd_meta may not exist, and a query naming it
- * would not even parse). */
-static int schema_version(PGconn *c, char *err, size_t errlen) {
-  char v[32];
-  if (one_value(c, "SELECT to_regclass('hookd_meta') IS NOT NULL", v, sizeof(v), err, errlen))
-    return -1;
-  if (strcmp(v, "t")) return 0;
-  if (one_value(c, "SELECT v FROM hookd_meta WHERE k = 'schema_version'", v, sizeof(v), err,
-                errlen))
-    return -1;
-  return atoi(v);
+/* The version recorded in the database into *v (0 when there is none
+ * yet); 0 or pg_classify's outcome (two round trips: hookd_meta may not
+ * exist, and a query naming it would not even parse). */
+static int schema_version(PGconn *c, int *v, char *err, size_t errlen) {
+  char val[32];
+  *v = 0;
+  int rc =
+      one_value(c, "SELECT to_regclass('hookd_meta') IS NOT NULL", val, sizeof(val), err, errlen);
+  if (rc || strcmp(val, "t")) return rc;
+  rc = one_value(c, "SELECT v FROM hookd_meta WHERE k = 'schema_version'", val, sizeof(val), err,
+                 errlen);
+  if (!rc) *v = atoi(val);
+  return rc;
 }
 
+/* The connection's lock_timeout (pg_connect) bounds every wait here, the
+ * advisory lock included: a host that gives up retries later (STORE_BUSY). */
 int pg_migrate(PGconn *c, char *err, size_t errlen) {
-  int v = schema_version(c, err, errlen);
-  if (v == PG_SCHEMA_VERSION) return 0; /* the usual case: no lock taken */
-  if (v < 0) return -1;
+  int v;
+  int rc = schema_version(c, &v, err, errlen);
+  if (rc || v == PG_SCHEMA_VERSION) return rc; /* the usual case: no lock taken */
   char ignore[64];
-  if (pg_exec(c, "BEGIN", err, errlen)) return -1;
+  if ((rc = pg_exec(c, "BEGIN", err, errlen))) return rc;
   char lock[96];
   snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%lld)", (long long)PG_ADVISORY_KEY);
-  if (pg_exec(c, lock, err, errlen) ||
-      pg_exec(c, "CREATE TABLE IF NOT EXISTS hookd_meta(k text PRIMARY KEY, v text NOT NULL)", err,
-              errlen))
+  if ((rc = pg_exec(c, lock, err, errlen)) ||
+      (rc = pg_exec(c, "CREATE TABLE IF NOT EXISTS hookd_meta(k text PRIMARY KEY, v text NOT NULL)",
+                    err, errlen)))
     goto fail;
-  v = schema_version(c, err, errlen); /* another host may have done it meanwhile */
-  if (v < 0) goto fail;
+  /* another host may have done it meanwhile */
+  if ((rc = schema_version(c, &v, err, errlen))) goto fail;
   if (v > PG_SCHEMA_VERSION) {
     snprintf(err, errlen, "database schema version %d is newer than this hookd (%d)", v,
              PG_SCHEMA_VERSION);
+    rc = STORE_ERROR;
     goto fail;
   }
   for (; v < PG_SCHEMA_VERSION; v++)
-    if (pg_exec(c, steps[v], err, errlen)) goto fail;
+    if ((rc = pg_exec(c, steps[v], err, errlen))) goto fail;
   {
     char set[160];
     snprintf(set, sizeof(set),
              "INSERT INTO hookd_meta VALUES('schema_version', '%d') ON CONFLICT (k) DO UPDATE"
              " SET v = excluded.v",
              PG_SCHEMA_VERSION);
-    if (pg_exec(c, set, err, errlen) || pg_exec(c, "COMMIT", err, errlen)) goto fail;
+    if ((rc = pg_exec(c, set, err, errlen)) || (rc = pg_exec(c, "COMMIT", err, errlen))) goto fail;
   }
   return 0;
 fail:
   pg_exec(c, "ROLLBACK", ignore, sizeof(ignore));
-  return -1;
+  return rc;
 }

@@ -12,10 +12,11 @@
  * other (then see a duplicate) instead of deadlocking. Inside one batch the
  * first request of an id (queue order) creates it, as in the SQLite engine.
  *
- * A lost connection fails the batch with STORE_BUSY (503 + Retry-After),
- * marks the store down and starts reconnecting with backoff (queue.cc,
- * engine.cc);
- * nothing is acknowledged that the server did not confirm. */
+ * A connection found dead is replaced once inside the job (see
+ * pg_batch_work); when that fails too, the batch fails with STORE_BUSY
+ * (503 + Retry-After), the store is marked down and reconnects with backoff
+ * (queue.cc, engine.cc). Nothing is acknowledged that the server did not
+ * confirm. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,26 +38,17 @@ static const char insert_sql[] =
     "ins.message_id";
 
 /* Worker: connect, migrate, prepare. 0, STORE_BUSY (try again later) or
- * STORE_ERROR (the database refuses this hookd). */
+ * STORE_ERROR (the database refuses this hookd). Like SQLite's busy
+ * timeout, the connection's lock_timeout (set before the migration) turns
+ * a lock held elsewhere (an operator's LOCK TABLE) into 503 after
+ * DB_BUSY_TIMEOUT_MS instead of a hang. */
 int pg_writer_connect(pg *st, char *err, size_t errlen) {
   if (st->wconn) PQfinish(st->wconn);
   st->w_prepared = 0;
-  st->wconn = pg_connect(st->url, err, errlen);
+  st->wconn = pg_connect(st->url, st->lock_ms, 0, err, errlen);
   if (!st->wconn) return STORE_BUSY;
-  int rc = 0;
-  if (pg_migrate(st->wconn, err, errlen)) {
-    rc =
-        PQstatus(st->wconn) == CONNECTION_OK && !strstr(err, "deadlock") ? STORE_ERROR : STORE_BUSY;
-  } else {
-    /* Like SQLite's busy timeout: a lock held elsewhere (an operator's
-     * LOCK TABLE) turns into 503 after DB_BUSY_TIMEOUT_MS, not a hang. */
-    char set[64];
-    snprintf(set, sizeof(set), "SET lock_timeout = %d", st->busy_ms);
-    if (pg_exec(st->wconn, set, err, errlen)) {
-      PQfinish(st->wconn);
-      st->wconn = NULL;
-      return STORE_BUSY;
-    }
+  int rc = pg_migrate(st->wconn, err, errlen);
+  if (!rc) {
     PGresult *res = PQprepare(st->wconn, "w_insert", insert_sql, 0, NULL);
     if (PQresultStatus(res) == PGRES_COMMAND_OK)
       st->w_prepared = 1;
@@ -146,11 +138,20 @@ void pg_batch_work(job *j) {
     lens[k] = (int)((k < 7 ? off[k + 1] : p->len) - off[k]);
     fmts[k] = 1;
   }
-  for (int attempt = 0;; attempt++) {
-    if (!st->wconn || !st->w_prepared) {
-      snprintf(b->err, sizeof(b->err), "not connected");
-      b->busy = b->lost = 1;
-      break;
+  /* A connection found dead (the server restarted while the writer was
+   * idle) is replaced once and the statement runs again: ON CONFLICT DO
+   * NOTHING makes that safe, and a row the lost attempt did commit comes
+   * back as a duplicate. */
+  int reconnected = 0;
+  for (int attempt = 0;;) {
+    if (!st->wconn || !st->w_prepared) { /* at most once per job (see below) */
+      int rc = pg_writer_connect(st, b->err, sizeof(b->err));
+      if (rc) {
+        b->busy = rc == STORE_BUSY;
+        b->lost = 1;
+        break;
+      }
+      reconnected = b->reconnected = 1;
     }
     int done = 0;
     PGresult *res = pg_run(st->wconn, "w_insert", 8, vals, lens, fmts, &done);
@@ -176,13 +177,16 @@ void pg_batch_work(job *j) {
     PQclear(res);
     b->busy = cls == STORE_BUSY;
     if (PQstatus(st->wconn) != CONNECTION_OK) {
-      b->lost = 1;
       PQfinish(st->wconn);
       st->wconn = NULL;
       st->w_prepared = 0;
-      break;
+      if (reconnected) {
+        b->lost = 1;
+        break;
+      }
+      continue; /* reconnect, once */
     }
-    if (!again || attempt + 1 >= PG_DEADLOCK_RETRIES) break;
+    if (!again || ++attempt >= PG_DEADLOCK_RETRIES) break;
   }
   b->duration_ns = clock_mono_ns() - t0;
 }
