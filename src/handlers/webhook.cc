@@ -79,12 +79,14 @@ void handle_webhook(conn *c) {
   c->msg = m; /* for the live console once it is committed (points into req.body) */
   /* During shutdown a request that was already arriving is still stored:
    * the server waits for the store to go idle before it stops. */
+  /* Held before the submit: on_stored releases, whenever it runs. */
+  conn_hold(c);
+  metrics_inflight(1);
   int rc = store_submit(s->st, &m, clock_wall_ms(), on_stored, c);
   if (rc != 0) {
+    metrics_inflight(-1);
     set_result(c, WH_OVERLOADED);
     handle_refused(c, rc);
-    return;
+    conn_release(c);
   }
-  metrics_inflight(1);
-  conn_hold(c);
 }
