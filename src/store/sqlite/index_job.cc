@@ -21,11 +21,9 @@ static void index_work(job *j) {
   sq_indexer *ix = (sq_indexer *)j;
   sq *st = ix->st;
   uint64_t t0 = clock_mono_ns();
-  int64_t mark = ix->mark_in;
   ix->err[0] = 0;
-  ix->n = sq_index_batch(ix->db, ix->stmts, (int)st->index_batch, &mark, &ix->rebuilt, ix->err,
+  ix->n = sq_index_batch(ix->db, ix->stmts, (int)st->index_batch, &ix->mark, &ix->rebuilt, ix->err,
                          sizeof(ix->err));
-  ix->mark = mark;
   ix->duration_ns = clock_mono_ns() - t0;
   /* A batch allocates and frees megabytes (its temp table, FTS5's pending
    * terms, sorters); give the freed memory back instead of keeping it
@@ -76,7 +74,6 @@ static void start_job(sq *st) {
   sq_indexer *ix = &st->ix;
   if (ix->running || ix->stopping) return;
   ix->st = st;
-  ix->mark_in = st->mark;
   if (job_submit(st->base.loop, &ix->j, index_work, index_done) == 0)
     ix->running = 1;
   else

@@ -97,10 +97,9 @@ struct sq_indexer {
   int stopping;
   uv_timer_t timer; /* debounce for small batches */
   int timer_on;
-  int64_t mark_in; /* worker: mark before the batch */
-  int64_t mark;    /* after the batch (loop copy: st->mark) */
-  int n, ok;
-  int rebuilt; /* the batch found the index stale and reset it */
+  int64_t mark; /* the stored mark after the batch (loop copy: st->mark) */
+  int n;        /* rows the batch indexed, -1: failed */
+  int rebuilt;  /* the batch found the index stale and reset it */
   uint64_t duration_ns;
   char err[256];
 };
