@@ -17,6 +17,10 @@
 
 #define RETRY_MS 1000
 
+static const char rebuild_msg[] =
+    "the index file did not match the rows (restored file, deleted rows, or a newer mark): "
+    "rebuilding it from the rows";
+
 static void index_work(job *j) {
   sq_indexer *ix = (sq_indexer *)j;
   sq *st = ix->st;
@@ -55,10 +59,7 @@ static void index_done(job *j, int cancelled) {
     log_event(LOG_ERROR, "index_error", cancelled ? "index batch cancelled" : ix->err);
   } else {
     st->mark = ix->mark;
-    if (ix->rebuilt)
-      log_event(LOG_WARN, "index_rebuild",
-                "the index file did not match the rows (restored file, deleted rows, or a "
-                "newer mark): rebuilding it from the rows");
+    if (ix->rebuilt) log_event(LOG_WARN, "index_rebuild", rebuild_msg);
     if (st->mark >= st->last_id) st->index_ready = 1;
   }
   if (ix->n != 0 && st->base.hooks.index)
@@ -89,14 +90,18 @@ void sq_indexer_kick(sq *st) {
     start_job(st);
 }
 
-/* Start-up (loop not running yet): connect, read the mark, start catching up. */
+/* Start-up (loop not running yet): connect, check the index, start catching up. */
 int sq_indexer_open(sq *st, char *err, size_t errlen) {
   sq_indexer *ix = &st->ix;
   ix->db = sq_indexer_connect(st->path, st->ipath, st->busy_ms, &ix->stmts, err, errlen);
   if (!ix->db) return -1;
-  /* The mark as stored; a stale index is noticed by its first batch. */
-  st->mark = sq_scalar(ix->db, "SELECT mark FROM main.state WHERE id = 1", 0);
-  if (st->mark > st->last_id) st->mark = 0;
+  /* Before anyone reads the index or a commit reuses an id at or below
+   * its mark: check it belongs to these rows and empty it if not (a
+   * restored older rows file, rows lost below synchronous=FULL). Start-up
+   * may block; max 0: checks, loads nothing. */
+  int rebuilt = 0;
+  if (sq_index_batch(ix->db, ix->stmts, 0, &st->mark, &rebuilt, err, errlen) < 0) return -1;
+  if (rebuilt) log_event(LOG_WARN, "index_rebuild", rebuild_msg);
   int rc = uv_timer_init(st->base.loop, &ix->timer);
   if (rc != 0) {
     snprintf(err, errlen, "index timer: %s", uv_strerror(rc));
@@ -104,8 +109,8 @@ int sq_indexer_open(sq *st, char *err, size_t errlen) {
   }
   ix->timer.data = st;
   st->index_ready = st->mark >= st->last_id;
-  /* The first batch (which also checks the index belongs to these rows)
-   * starts once the loop runs: an early exit has no job in flight. */
+  /* The first batch starts once the loop runs: an early exit has no job
+   * in flight. */
   arm(st, 0);
   return 0;
 }

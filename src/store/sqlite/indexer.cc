@@ -83,11 +83,13 @@ static const char *const ix_sql[IX_NSTMT] = {
     /* IX_COMMIT */ "COMMIT",
     /* IX_ROLLBACK */ "ROLLBACK",
     /* IX_CLEAR */ "DELETE FROM temp.batch",
-    /* IX_RESET: ?1 rows_id, ?2 epoch */
+    /* IX_RESET: the derived tables (the state: IX_SETID) */
     "DELETE FROM main.by_ts; DELETE FROM main.by_from; DELETE FROM main.sender_counts;"
-    "DELETE FROM main.ts_hours; INSERT INTO main.fts(fts) VALUES('delete-all');"
-    "UPDATE main.state SET mark = 0, messages = 0, senders = 0",
-    /* IX_SETID */ "UPDATE main.state SET rows_id = ?1, epoch = ?2 WHERE id = 1",
+    "DELETE FROM main.ts_hours; INSERT INTO main.fts(fts) VALUES('delete-all')",
+    /* IX_SETID: ?1 rows_id, ?2 epoch of the rows file; ?3..?5 the state as
+     * step 1 read it */
+    "UPDATE main.state SET rows_id = ?1, epoch = ?2, mark = 0, messages = 0, senders = 0"
+    " WHERE id = 1 AND rows_id = ?3 AND epoch = ?4 AND mark = ?5",
     /* IX_MAXB */ "SELECT max(id) FROM temp.batch",
 };
 
@@ -173,10 +175,6 @@ static int read_view(sqlite3_stmt *s, ix_view *v) {
   return rc;
 }
 
-static int same_view(const ix_view *a, const ix_view *b) {
-  return strcmp(a->rows_id, b->rows_id) == 0 && a->epoch == b->epoch && a->mark == b->mark;
-}
-
 /* Worker thread (or start-up); see the contract in sq.h. */
 int sq_index_batch(sqlite3 *db, sqlite3_stmt **st, int max, int64_t *mark, int *rebuilt, char *err,
                    size_t errlen) {
@@ -203,16 +201,21 @@ int sq_index_batch(sqlite3 *db, sqlite3_stmt **st, int max, int64_t *mark, int *
   }
   if ((rc = run(st[IX_COMMIT])) != SQLITE_DONE) goto rollback;
   if (!stale && n == 0) return 0; /* nothing new */
-  /* 2: the index file only. */
+  /* 2: the index file only. Each path's first statement writes, so it
+   * waits for the index's write lock (a read first would make SQLite
+   * refuse the upgrade at once), and moves the state only if it is still
+   * the one step 1 read. */
   if ((rc = run(st[IX_BEGIN])) != SQLITE_DONE) goto rollback;
-  if ((rc = read_view(st[IX_STATE], &now)) != SQLITE_ROW) goto rollback;
-  if (stale && !same_view(&now, &ix)) goto raced; /* another batch rebuilt it meanwhile */
   if (stale) {
     /* Built from other rows: start over (derived data). */
     sqlite3_bind_text(st[IX_SETID], 1, rows.rows_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st[IX_SETID], 2, rows.epoch);
-    if (sq_exec(db, ix_sql[IX_RESET], err, errlen)) goto rollback;
+    sqlite3_bind_text(st[IX_SETID], 3, ix.rows_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st[IX_SETID], 4, ix.epoch);
+    sqlite3_bind_int64(st[IX_SETID], 5, ix.mark);
     if ((rc = run(st[IX_SETID])) != SQLITE_DONE) goto rollback;
+    if (sqlite3_changes(db) != 1) goto raced; /* another batch rebuilt it meanwhile */
+    if (sq_exec(db, ix_sql[IX_RESET], err, errlen)) goto rollback;
     *rebuilt = ix.rows_id[0] != 0; /* an empty rows_id: a new index, not a rebuild */
     *mark = 0;
   }
@@ -232,7 +235,9 @@ int sq_index_batch(sqlite3 *db, sqlite3_stmt **st, int max, int64_t *mark, int *
   run(st[IX_CLEAR]);
   return n;
 raced:
-  /* Nothing of this batch is needed: the next one starts from now. */
+  /* Nothing of this batch is needed: the next one starts from the mark
+   * the other batch stored. */
+  if (read_view(st[IX_STATE], &now) != SQLITE_ROW) now.mark = ix.mark;
   run(st[IX_ROLLBACK]);
   run(st[IX_CLEAR]);
   *rebuilt = 0;

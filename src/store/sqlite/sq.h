@@ -161,12 +161,12 @@ int sq_indexer_open(sq *st, char *err, size_t errlen);
 void sq_indexer_kick(sq *st);
 void sq_indexer_stop(sq *st);
 void sq_indexer_close(sq *st);
-/* Worker side, exposed for the unit tests: indexes the rows above the
- * index's stored mark (at most `max` of them) on db, emptying a stale
- * index first (*rebuilt then says whether it held rows of another file).
- * Returns rows indexed (0: nothing to do, or another batch claimed them
- * first), or -1 with err. *mark is only written: the stored mark after
- * the call. */
+/* Worker side (and start-up, with max 0: the check alone), exposed for
+ * the unit tests: indexes the rows above the index's stored mark (at most
+ * `max` of them) on db, emptying a stale index first (*rebuilt then says
+ * whether it held rows of another file). Returns rows indexed (0: nothing
+ * to do, or another batch claimed them first), or -1 with err. *mark is
+ * only written: the stored mark after the call. */
 int sq_index_batch(sqlite3 *db, sqlite3_stmt **stmts, int max, int64_t *mark, int *rebuilt,
                    char *err, size_t errlen);
 sqlite3 *sq_indexer_connect(const char *path, const char *ipath, int busy_ms, sqlite3_stmt ***stmts,
