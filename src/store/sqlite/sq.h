@@ -32,11 +32,15 @@
 #define SQ_INDEX_VERSION 1 /* user_version of the index file */
 
 /* Checkpoints of the rows file: a background PASSIVE checkpoint starts when
- * the WAL holds this many frames; the writer then folds in the rest so the
- * WAL restarts from the beginning (see writer.cc). */
+ * the WAL holds this many frames; once one has copied the whole WAL, the
+ * writer folds in the rest so the WAL restarts from the beginning (see
+ * writer.cc). */
 #define SQ_CKPT_FRAMES 2048
-/* Past this many frames the writer checkpoints with RESTART itself. */
+/* Past this many frames the writer checkpoints with RESTART itself, which
+ * waits for readers, but at most this long per batch (the acknowledging
+ * path: with the busy timeout every batch could wait seconds). */
 #define SQ_WAL_HARD_FRAMES 16384
+#define SQ_RESTART_WAIT_MS 20
 #define SQ_INDEX_DEBOUNCE_MS 250 /* let a small index batch grow (index_job.cc) */
 /* SQLite's memory over every connection (page caches, the indexer's temp
  * table, sorters): it releases cache pages to stay under this. */
@@ -51,9 +55,10 @@ struct sq_batch {
   store_pending *head;
   int n, created;
   int ok, busy;
-  int ckpt_first;  /* fold the WAL's rest into the database first */
-  int wal_frames;  /* frames in the WAL after the commit (wal_hook) */
-  int64_t last_id; /* highest row id after the commit */
+  int ckpt_first;   /* fold the WAL's rest into the database first */
+  int ckpt_restart; /* ... with RESTART (past SQ_WAL_HARD_FRAMES) */
+  int wal_frames;   /* frames in the WAL after the commit (wal_hook) */
+  int64_t last_id;  /* highest row id after the commit */
   uint64_t duration_ns;
   char err[256];
 };
@@ -61,8 +66,8 @@ struct sq_batch {
 struct sq_ckpt {
   job j;
   sq *st;
-  sqlite3 *db; /* its own connection to the rows file, opened lazily */
-  int rc, log, done_frames;
+  sqlite3 *db;              /* its own connection to the rows file, opened lazily */
+  int rc, log, done_frames; /* frames in the WAL, and copied */
   char err[256];
 };
 
@@ -118,7 +123,7 @@ struct sq {
   sq_batch batch;
   int64_t last_id;    /* highest committed row id */
   int wal_frames;     /* rows WAL frames after the last commit */
-  int restart_wanted; /* a background checkpoint caught up: fold the rest */
+  int restart_wanted; /* a background checkpoint copied it all: fold the rest */
   sq_ckpt ckpt;
   int ckpt_running;
   int64_t write_fail_ms;
