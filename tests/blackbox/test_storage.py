@@ -314,3 +314,20 @@ def test_older_rows_file_restored_reads_and_new_rows_exact(hookd_factory, tmp_pa
         assert get_json(d.port, "/messages?from=" + sender.replace("+", "%2B"))["total"] == n
     assert get_json(d.port, "/messages?q=NEW+TEXT&limit=1")["total"] == 25
     assert get_json(d.port, "/messages?q=lost+text&limit=1")["total"] == 0
+
+
+def test_q_plan_with_the_largest_offset(hookd_factory):
+    """The q plan weighs (offset + limit) * indexed rows against the square
+    of the trigram matches: with offset 10^18 - 1 and a dozen rows that
+    product is past 2^63 (a sanitizer build reports the overflow; the
+    harness fails the test on that). The answer is an empty page and the
+    exact total."""
+    d = hookd_factory()
+    for i in range(12):
+        assert post_webhook(d.port, message(message_id="big-%d" % i,
+                                            text="needle %d" % i)).status == 200
+    wait_until(lambda: metric(d.port, "hookd_index_lag_rows") == 0, timeout=10)
+    offset = 10 ** 18 - 1
+    for query in ("q=needle", "q=needle&order=desc", "q=needle&from=%2B919876543210"):
+        page = get_json(d.port, "/messages?limit=100&offset=%d&%s" % (offset, query))
+        assert page == {"data": [], "total": 12, "limit": 100, "offset": offset}, query
