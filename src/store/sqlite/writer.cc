@@ -80,6 +80,19 @@ static int step_reset(sqlite3_stmt *s) {
   return rc;
 }
 
+/* Ends the transaction a failed batch left open (worker). A ROLLBACK that
+ * fails too leaves the write lock held and every later BEGIN failing: the
+ * reason joins b->err (the caller's error, logged with the failed
+ * webhooks), and the next batch tries again before its BEGIN. */
+static void rollback(sq_batch *b, sqlite3 *db) {
+  if (sqlite3_get_autocommit(db)) return;
+  int rc = step_reset(b->st->w_rollback);
+  if (rc != SQLITE_DONE && !sqlite3_get_autocommit(db)) {
+    size_t n = strlen(b->err);
+    snprintf(b->err + n, sizeof(b->err) - n, "; rollback failed: %s", sqlite3_errmsg(db));
+  }
+}
+
 /* Worker thread: the whole batch as one transaction. */
 static void batch_work(job *j) {
   sq_batch *b = (sq_batch *)j;
@@ -88,6 +101,10 @@ static void batch_work(job *j) {
   uint64_t t0 = clock_mono_ns();
   int rc;
   b->wal_frames = -1;
+  if (!sqlite3_get_autocommit(db)) { /* an earlier rollback failed */
+    rc = step_reset(st->w_rollback);
+    if (rc != SQLITE_DONE && !sqlite3_get_autocommit(db)) goto fail;
+  }
   if (b->ckpt_restart) {
     /* Past the hard bound: RESTART waits for readers so the WAL cannot grow
      * on, but briefly (the busy handler is the wait). If a reader outlasts
@@ -126,7 +143,7 @@ static void batch_work(job *j) {
   return;
 rollback:
   snprintf(b->err, sizeof(b->err), "%s (%s)", sqlite3_errmsg(db), sqlite3_errstr(rc));
-  if (!sqlite3_get_autocommit(db)) step_reset(st->w_rollback);
+  rollback(b, db);
   goto out;
 fail:
   snprintf(b->err, sizeof(b->err), "%s (%s)", sqlite3_errmsg(db), sqlite3_errstr(rc));
