@@ -26,11 +26,7 @@ sqlite3_stmt *sq_rstmt(store_read *r, sq_reader *rd, int id) {
 int sq_step_err(store_read *r, sqlite3 *db, int rc) {
   if (rc == SQLITE_ROW || rc == SQLITE_DONE) return 0;
   snprintf(r->err, sizeof(r->err), "%s", sqlite3_errmsg(db));
-  int prim = rc & 0xff;
-  return prim == SQLITE_BUSY || prim == SQLITE_LOCKED || prim == SQLITE_CANTOPEN ||
-                 prim == SQLITE_NOMEM || prim == SQLITE_IOERR
-             ? STORE_BUSY
-             : STORE_ERROR;
+  return sq_classify(rc);
 }
 
 static sqlite3 *reader_connect(sq *st, store_read *r) {

@@ -46,6 +46,7 @@
  * table, sorters): it releases cache pages to stay under this. */
 #define SQ_SOFT_HEAP_BYTES (8 << 20)
 #define SQ_INDEX_YIELD_STEPS 1000 /* indexer.cc: sched_yield() this often */
+#define SQ_FAIL_WINDOW_MS 10000   /* a failed batch keeps readiness 503 this long */
 
 struct sq;
 
@@ -141,6 +142,7 @@ struct sq {
 };
 
 /* db.cc: connections */
+int sq_classify(int rc); /* an SQLite error -> STORE_BUSY (503) or STORE_ERROR (500) */
 sqlite3 *sq_connect(const char *path, int sync, int busy_ms, char *err, size_t errlen);
 int sq_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
 int64_t sq_scalar(sqlite3 *db, const char *sql, int64_t dflt);

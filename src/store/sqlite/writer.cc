@@ -149,9 +149,7 @@ fail:
   snprintf(b->err, sizeof(b->err), "%s (%s)", sqlite3_errmsg(db), sqlite3_errstr(rc));
 out:
   b->ok = 0;
-  /* Locked by another process, or a full disk: both pass; say 503. */
-  int prim = rc & 0xff;
-  b->busy = prim == SQLITE_BUSY || prim == SQLITE_LOCKED || prim == SQLITE_FULL;
+  b->busy = sq_classify(rc) == STORE_BUSY;
   b->duration_ns = clock_mono_ns() - t0;
 }
 
