@@ -58,7 +58,8 @@ TEST(catch_up_in_pieces_equals_one_pass) {
   char err[300];
   int64_t mark = 0;
   int rebuilt = 0, n, total = 0, calls = 0;
-  while ((n = sq_index_batch(ix, st, 300, &mark, &rebuilt, err, sizeof(err))) > 0) {
+  int64_t last_row = 0;
+  while ((n = sq_index_batch(ix, st, 300, &mark, &last_row, &rebuilt, err, sizeof(err))) > 0) {
     total += n;
     calls++;
   }
@@ -66,11 +67,12 @@ TEST(catch_up_in_pieces_equals_one_pass) {
   CHECK_EQ_INT(total, 1000);
   CHECK_EQ_INT(calls, 4); /* 300 + 300 + 300 + 100 */
   CHECK_EQ_INT(mark, 1000);
+  CHECK_EQ_INT(last_row, 1000);
   long pieces[9];
   digest(ix, pieces);
   /* The same rows indexed in one pass, after starting over. */
   CHECK_EQ_INT(sqlite3_exec(ix, "UPDATE state SET epoch = -5", NULL, NULL, NULL), SQLITE_OK);
-  n = sq_index_batch(ix, st, 5000, &mark, &rebuilt, err, sizeof(err));
+  n = sq_index_batch(ix, st, 5000, &mark, &last_row, &rebuilt, err, sizeof(err));
   CHECK_EQ_INT(n, 1000);
   CHECK_EQ_INT(rebuilt, 1);
   long one[9];
@@ -90,15 +92,16 @@ TEST(repeated_batch_and_second_indexer_change_nothing) {
   if (!a || !b) return;
   char err[300];
   int rebuilt;
+  int64_t last_row = 0;
   int64_t mark_a = 0, mark_b = 0;
-  CHECK_EQ_INT(sq_index_batch(a, a_st, 1000, &mark_a, &rebuilt, err, sizeof(err)), 200);
+  CHECK_EQ_INT(sq_index_batch(a, a_st, 1000, &mark_a, &last_row, &rebuilt, err, sizeof(err)), 200);
   long before[9], after[9];
   digest(a, before);
   /* Indexer b starts from the stored mark: it finds the range taken. */
-  CHECK_EQ_INT(sq_index_batch(b, b_st, 1000, &mark_b, &rebuilt, err, sizeof(err)), 0);
+  CHECK_EQ_INT(sq_index_batch(b, b_st, 1000, &mark_b, &last_row, &rebuilt, err, sizeof(err)), 0);
   CHECK_EQ_INT(mark_b, 200);
   /* a runs again: nothing new, nothing doubled. */
-  CHECK_EQ_INT(sq_index_batch(a, a_st, 1000, &mark_a, &rebuilt, err, sizeof(err)), 0);
+  CHECK_EQ_INT(sq_index_batch(a, a_st, 1000, &mark_a, &last_row, &rebuilt, err, sizeof(err)), 0);
   digest(a, after);
   for (int i = 0; i < 9; i++) CHECK_EQ_INT(before[i], after[i]);
   CHECK_EQ_INT(rebuilt, 0);
@@ -115,13 +118,14 @@ TEST(index_of_other_rows_is_rebuilt) {
   if (!ix) return;
   char err[300];
   int rebuilt;
+  int64_t last_row = 0;
   int64_t mark = 0;
-  CHECK_EQ_INT(sq_index_batch(ix, st, 1000, &mark, &rebuilt, err, sizeof(err)), 50);
+  CHECK_EQ_INT(sq_index_batch(ix, st, 1000, &mark, &last_row, &rebuilt, err, sizeof(err)), 50);
   /* The rows file is replaced by another (as a restored backup would be). */
   CHECK_EQ_INT(sql_rows(f.dir, "UPDATE meta SET v = 'feedbeef' WHERE k = 'rows_id'"), 0);
   CHECK_EQ_INT(sql_rows(f.dir, "DROP TRIGGER messages_ad"), 0);
   CHECK_EQ_INT(sql_rows(f.dir, "DELETE FROM messages WHERE id > 20"), 0);
-  CHECK_EQ_INT(sq_index_batch(ix, st, 1000, &mark, &rebuilt, err, sizeof(err)), 20);
+  CHECK_EQ_INT(sq_index_batch(ix, st, 1000, &mark, &last_row, &rebuilt, err, sizeof(err)), 20);
   CHECK_EQ_INT(rebuilt, 1);
   long d[9];
   digest(ix, d);
@@ -179,7 +183,8 @@ TEST(rows_wal_checkpoints_fully_while_a_batch_builds) {
   sqlite3_progress_handler(ix, 500, probe_ckpt, &p); /* replaces the indexer's yield */
   int64_t mark = 0;
   int rebuilt;
-  CHECK_EQ_INT(sq_index_batch(ix, st, 5000, &mark, &rebuilt, err, sizeof(err)), 2000);
+  int64_t last_row = 0;
+  CHECK_EQ_INT(sq_index_batch(ix, st, 5000, &mark, &last_row, &rebuilt, err, sizeof(err)), 2000);
   CHECK_EQ_INT(p.errors, 0);
   CHECK(p.in_txn > 20); /* the probe ran while the batch worked */
   CHECK(p.log > 0);
@@ -204,7 +209,8 @@ static int race_on_commit(void *arg) {
     char err[300];
     int64_t mark;
     int rebuilt;
-    r->n = sq_index_batch(r->db, r->st, 1000, &mark, &rebuilt, err, sizeof(err));
+    int64_t last_row = 0;
+    r->n = sq_index_batch(r->db, r->st, 1000, &mark, &last_row, &rebuilt, err, sizeof(err));
     if (r->n < 0) fprintf(stderr, "  racer: %s\n", err);
   }
   return 0;
@@ -218,15 +224,16 @@ TEST(a_range_claimed_meanwhile_is_not_indexed_twice) {
   if (!a || !b) return;
   char err[300];
   int rebuilt;
+  int64_t last_row = 0;
   int64_t mark = 0;
   const long want[9] = {200, 200, 7, 200, 200, 200, 7, 200, 66};
   long got[9];
-  CHECK_EQ_INT(sq_index_batch(b, b_st, 100, &mark, &rebuilt, err, sizeof(err)), 100);
+  CHECK_EQ_INT(sq_index_batch(b, b_st, 100, &mark, &last_row, &rebuilt, err, sizeof(err)), 100);
   /* a reads rows 101..200; b indexes them before a claims them (a's first
    * commit ends its read of the rows file). */
   racer r = {b, b_st, 0, -2};
   sqlite3_commit_hook(a, race_on_commit, &r);
-  CHECK_EQ_INT(sq_index_batch(a, a_st, 1000, &mark, &rebuilt, err, sizeof(err)), 0);
+  CHECK_EQ_INT(sq_index_batch(a, a_st, 1000, &mark, &last_row, &rebuilt, err, sizeof(err)), 0);
   CHECK_EQ_INT(r.n, 100);
   CHECK_EQ_INT(mark, 200);
   digest(a, got);
@@ -235,13 +242,13 @@ TEST(a_range_claimed_meanwhile_is_not_indexed_twice) {
    * b has just rebuilt. */
   CHECK_EQ_INT(sqlite3_exec(b, "UPDATE state SET epoch = -5", NULL, NULL, NULL), SQLITE_OK);
   r.calls = 0;
-  CHECK_EQ_INT(sq_index_batch(a, a_st, 1000, &mark, &rebuilt, err, sizeof(err)), 0);
+  CHECK_EQ_INT(sq_index_batch(a, a_st, 1000, &mark, &last_row, &rebuilt, err, sizeof(err)), 0);
   CHECK_EQ_INT(r.n, 200);
   CHECK_EQ_INT(mark, 200);
   sqlite3_commit_hook(a, NULL, NULL);
   digest(a, got);
   for (int i = 0; i < 9; i++) CHECK_EQ_INT(got[i], want[i]);
-  CHECK_EQ_INT(sq_index_batch(a, a_st, 1000, &mark, &rebuilt, err, sizeof(err)), 0);
+  CHECK_EQ_INT(sq_index_batch(a, a_st, 1000, &mark, &last_row, &rebuilt, err, sizeof(err)), 0);
   sq_indexer_disconnect(a, a_st);
   sq_indexer_disconnect(b, b_st);
   fixture_close(&f);

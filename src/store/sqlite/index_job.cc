@@ -26,8 +26,8 @@ static void index_work(job *j) {
   sq *st = ix->st;
   uint64_t t0 = clock_mono_ns();
   ix->err[0] = 0;
-  ix->n = sq_index_batch(ix->db, ix->stmts, (int)st->index_batch, &ix->mark, &ix->rebuilt, ix->err,
-                         sizeof(ix->err));
+  ix->n = sq_index_batch(ix->db, ix->stmts, (int)st->index_batch, &ix->mark, &ix->last_row,
+                         &ix->rebuilt, ix->err, sizeof(ix->err));
   ix->duration_ns = clock_mono_ns() - t0;
   /* A batch allocates and frees megabytes (its temp table, FTS5's pending
    * terms, sorters); give the freed memory back instead of keeping it
@@ -63,6 +63,13 @@ static void index_done(job *j, int cancelled) {
     log_event(LOG_ERROR, "index_error", cancelled ? "index batch cancelled" : ix->err);
   } else {
     st->mark = ix->mark;
+    if (ix->last_row > st->last_id || ix->rebuilt) {
+      /* Rows another program inserted (or deleted: a rebuild) since the
+       * last commit: count them in the lag, and a cached answer lacks them
+       * (hookd's own commits already moved both). */
+      if (ix->last_row > st->last_id) st->last_id = ix->last_row;
+      st->base.generation++;
+    }
     if (ix->rebuilt) log_event(LOG_WARN, "index_rebuild", rebuild_msg);
     if (st->mark >= st->last_id) st->index_ready = 1;
   }
@@ -104,7 +111,9 @@ int sq_indexer_open(sq *st, char *err, size_t errlen) {
    * restored older rows file, rows lost below synchronous=FULL). Start-up
    * may block; max 0: checks, loads nothing. */
   int rebuilt = 0;
-  if (sq_index_batch(ix->db, ix->stmts, 0, &st->mark, &rebuilt, err, errlen) < 0) return -1;
+  int64_t last_row;
+  if (sq_index_batch(ix->db, ix->stmts, 0, &st->mark, &last_row, &rebuilt, err, errlen) < 0)
+    return -1;
   if (rebuilt) log_event(LOG_WARN, "index_rebuild", rebuild_msg);
   int rc = uv_timer_init(st->base.loop, &ix->timer);
   if (rc != 0) {

@@ -176,13 +176,13 @@ static int read_view(sqlite3_stmt *s, ix_view *v) {
 }
 
 /* Worker thread (or start-up); see the contract in sq.h. */
-int sq_index_batch(sqlite3 *db, sqlite3_stmt **st, int max, int64_t *mark, int *rebuilt, char *err,
-                   size_t errlen) {
+int sq_index_batch(sqlite3 *db, sqlite3_stmt **st, int max, int64_t *mark, int64_t *last_row,
+                   int *rebuilt, char *err, size_t errlen) {
   int rc, n = 0, stale;
   ix_view ix = {}, rows = {}, now = {}; /* rows.mark: the last row id */
   int64_t from;
   *rebuilt = 0;
-  *mark = 0;
+  *mark = *last_row = 0;
   err[0] = 0;
   /* 1: one short read of both files. The index's state first: the rows
    * snapshot is then at least as new, so every row it covers is there
@@ -191,6 +191,7 @@ int sq_index_batch(sqlite3 *db, sqlite3_stmt **st, int max, int64_t *mark, int *
   if ((rc = read_view(st[IX_STATE], &ix)) != SQLITE_ROW) goto rollback;
   if ((rc = read_view(st[IX_CHECK], &rows)) != SQLITE_ROW) goto rollback;
   *mark = ix.mark;
+  *last_row = rows.mark;
   stale = strcmp(rows.rows_id, ix.rows_id) != 0 || rows.epoch != ix.epoch || ix.mark > rows.mark;
   from = stale ? 0 : ix.mark;
   if (from < rows.mark && max > 0) {

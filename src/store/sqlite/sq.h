@@ -103,9 +103,10 @@ struct sq_indexer {
   int stopping;
   uv_timer_t timer; /* debounce for small batches */
   int timer_on;
-  int64_t mark; /* the stored mark after the batch (loop copy: st->mark) */
-  int n;        /* rows the batch indexed, -1: failed */
-  int rebuilt;  /* the batch found the index stale and reset it */
+  int64_t mark;     /* the stored mark after the batch (loop copy: st->mark) */
+  int64_t last_row; /* the rows file's last id as the batch saw it */
+  int n;            /* rows the batch indexed, -1: failed */
+  int rebuilt;      /* the batch found the index stale and reset it */
   uint64_t duration_ns;
   char err[256];
 };
@@ -172,10 +173,11 @@ void sq_indexer_close(sq *st);
  * the unit tests: indexes the rows above the index's stored mark (at most
  * `max` of them) on db, emptying a stale index first (*rebuilt then says
  * whether it held rows of another file). Returns rows indexed (0: nothing
- * to do, or another batch claimed them first), or -1 with err. *mark is
- * only written: the stored mark after the call. */
-int sq_index_batch(sqlite3 *db, sqlite3_stmt **stmts, int max, int64_t *mark, int *rebuilt,
-                   char *err, size_t errlen);
+ * to do, or another batch claimed them first), or -1 with err. Outputs
+ * only: *mark, the stored mark after the call; *last_row, the rows file's
+ * last id as the batch read it (0 if it did not get that far). */
+int sq_index_batch(sqlite3 *db, sqlite3_stmt **stmts, int max, int64_t *mark, int64_t *last_row,
+                   int *rebuilt, char *err, size_t errlen);
 sqlite3 *sq_indexer_connect(const char *path, const char *ipath, int busy_ms, sqlite3_stmt ***stmts,
                             char *err, size_t errlen);
 void sq_indexer_disconnect(sqlite3 *db, sqlite3_stmt **stmts);
