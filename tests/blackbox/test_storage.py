@@ -1,8 +1,10 @@
 """The storage engine from outside (issue 10): reads stay exact while the
 indexer lags, the lag bound answers 503 + Retry-After and recovers, a
 kill -9 in the middle of indexing loses nothing and the counts are exact
-after the restart, and a schema-2 database made by the previous release is
-migrated and answers exactly as before."""
+after the restart, a schema-2 database made by the previous release is
+migrated and answers exactly as before, an older copy of the rows file
+under an index that went further is answered exactly from the first
+request on, and the q plan copes with the largest offset."""
 
 import json
 import os
