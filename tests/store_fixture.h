@@ -31,13 +31,16 @@ static inline void on_insert(void *arg, int result, const char *) {
 }
 
 static int batches, max_batch, index_batches;
-static inline void on_commit(int n, uint64_t, int) {
+static uint64_t max_commit_ns; /* the longest batch (its checkpoint included) */
+static inline void on_commit(int n, uint64_t ns, int) {
   batches++;
   if (n > max_batch) max_batch = n;
+  if (ns > max_commit_ns) max_commit_ns = ns;
 }
 static inline void on_index(int, uint64_t, int ok) { index_batches += ok; }
 
-static inline store *open_in(uv_loop_t *loop, const char *dir, uint32_t max_queue) {
+static inline store *open_in(uv_loop_t *loop, const char *dir, uint32_t max_queue,
+                             uint32_t busy_ms = 200) {
   config cfg;
   memset(&cfg, 0, sizeof(cfg));
   snprintf(cfg.db_path, sizeof(cfg.db_path), "%s/sub/app.db", dir);
@@ -45,7 +48,7 @@ static inline store *open_in(uv_loop_t *loop, const char *dir, uint32_t max_queu
   cfg.sync = STORE_SYNC_FULL;
   cfg.max_queue = max_queue;
   cfg.readers = 2;
-  cfg.busy_timeout_ms = 200;
+  cfg.busy_timeout_ms = busy_ms;
   char err[600];
   store *st = store_open(loop, &cfg, err, sizeof(err));
   if (!st) fprintf(stderr, "store_open: %s\n", err);
@@ -92,12 +95,13 @@ struct fixture {
   store *st;
 };
 
-static inline int fixture_open(fixture *f, uint32_t max_queue) {
+static inline int fixture_open(fixture *f, uint32_t max_queue, uint32_t busy_ms = 200) {
   memset(f, 0, sizeof(*f));
   batches = max_batch = index_batches = 0;
+  max_commit_ns = 0;
   CHECK_EQ_INT(uv_loop_init(&f->loop), 0);
   strcpy(f->dir, "/tmp/hookd-test-XXXXXX");
-  if (mkdtemp(f->dir)) f->st = open_in(&f->loop, f->dir, max_queue);
+  if (mkdtemp(f->dir)) f->st = open_in(&f->loop, f->dir, max_queue, busy_ms);
   CHECK(f->st != NULL);
   if (f->st) return 1;
   uv_loop_close(&f->loop);

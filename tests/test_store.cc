@@ -2,6 +2,8 @@
  * real uv loop: group commit, duplicates inside one batch, the queue bound,
  * a failing batch, the ready check, reads (pages, totals, stats) exact
  * both from the index and from the not-yet-indexed tail, and reopening. */
+#include <sys/stat.h>
+
 #include "clock.h"
 #include "store_fixture.h"
 
@@ -110,6 +112,63 @@ TEST(reopen_keeps_rows_and_schema) {
   CHECK_EQ_INT(r.created, 1);
   CHECK_EQ_INT(r.duplicate, 1);
   CHECK_EQ_INT(sql_rows(f.dir, "PRAGMA user_version"), 3);
+  fixture_close(&f);
+}
+
+/* Past SQ_WAL_HARD_FRAMES the writer checkpoints with RESTART, which waits
+ * for readers. While another program holds a read transaction, that wait
+ * must stay short (not the busy timeout, here 3 s) or every batch would
+ * take that long; once the reader is gone the WAL starts over. */
+TEST(wal_past_the_hard_bound_does_not_stall_batches) {
+  fixture f;
+  if (!fixture_open(&f, 10, 3000)) return;
+  results r = {};
+  message m = make("first", "+15550001", "2025-01-15T10:00:00Z", "x");
+  submit(&f, &m, &r);
+  uv_run(&f.loop, UV_RUN_DEFAULT);
+  char path[256], wal[270];
+  snprintf(path, sizeof(path), "%s/sub/app.db", f.dir);
+  snprintf(wal, sizeof(wal), "%s-wal", path);
+  sqlite3 *reader, *other;
+  CHECK_EQ_INT(sqlite3_open(path, &reader), SQLITE_OK);
+  CHECK_EQ_INT(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM messages", NULL, NULL, NULL),
+               SQLITE_OK);
+  /* Another program appends 72 MB (17,600 frames) behind the reader. */
+  CHECK_EQ_INT(sqlite3_open(path, &other), SQLITE_OK);
+  CHECK_EQ_INT(sqlite3_exec(other,
+                            "PRAGMA wal_autocheckpoint=0; PRAGMA synchronous=OFF;"
+                            "CREATE TABLE junk(b);"
+                            "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k"
+                            " WHERE i < 1100) INSERT INTO junk SELECT zeroblob(65536) FROM k",
+                            NULL, NULL, NULL),
+               SQLITE_OK);
+  sqlite3_close(other);
+  /* The first batch sees the WAL's size; the next ones checkpoint first. */
+  const char *ids[4] = {"w1", "w2", "w3", "w4"};
+  for (int i = 0; i < 4; i++) {
+    if (i == 1) max_commit_ns = 0;
+    message w = make(ids[i], "+15550001", "2025-01-15T10:00:00Z", "x");
+    submit(&f, &w, &r);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+  }
+  CHECK_EQ_INT(r.created, 5);
+  CHECK(max_commit_ns < 1000000000ull);
+  if (max_commit_ns >= 1000000000ull)
+    fprintf(stderr, "  a batch took %.2f s\n", (double)max_commit_ns / 1e9);
+  struct stat sb;
+  CHECK(stat(wal, &sb) == 0 && sb.st_size > 64 << 20);
+  /* The reader ends: the next batch's RESTART copies the WAL and the one
+   * after it starts over, trimmed to journal_size_limit (16 MiB). */
+  CHECK_EQ_INT(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(reader);
+  const char *more[2] = {"w5", "w6"};
+  for (int i = 0; i < 2; i++) {
+    message w = make(more[i], "+15550001", "2025-01-15T10:00:00Z", "x");
+    submit(&f, &w, &r);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+  }
+  CHECK_EQ_INT(r.created, 7);
+  CHECK(stat(wal, &sb) == 0 && sb.st_size <= 16 << 20);
   fixture_close(&f);
 }
 

@@ -149,6 +149,22 @@ static void sql_fold(sqlite3_context *ctx, int, sqlite3_value **argv) {
 
 /* ---- Connections ---------------------------------------------------------- */
 
+/* One classification for writes and reads: what passes by itself or with an
+ * operator's help (locked by another process, a full disk, files that
+ * cannot be opened, out of memory, I/O errors: the database is unavailable
+ * right now) is STORE_BUSY, 503 + Retry-After; the rest STORE_ERROR, 500. */
+int sq_classify(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOMEM:
+    case SQLITE_IOERR: return STORE_BUSY;
+    default: return STORE_ERROR;
+  }
+}
+
 int sq_exec(sqlite3 *db, const char *sql, char *err, size_t errlen) {
   char *msg = NULL;
   int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);

@@ -17,21 +17,27 @@
 
 #define RETRY_MS 1000
 
+static const char rebuild_msg[] =
+    "the index file did not match the rows (restored file, deleted rows, or a newer mark): "
+    "rebuilding it from the rows";
+
 static void index_work(job *j) {
   sq_indexer *ix = (sq_indexer *)j;
   sq *st = ix->st;
   uint64_t t0 = clock_mono_ns();
-  int64_t mark = ix->mark_in;
   ix->err[0] = 0;
-  ix->n = sq_index_batch(ix->db, ix->stmts, (int)st->index_batch, &mark, &ix->rebuilt, ix->err,
-                         sizeof(ix->err));
-  ix->mark = mark;
+  ix->n = sq_index_batch(ix->db, ix->stmts, (int)st->index_batch, &ix->mark, &ix->last_row,
+                         &ix->rebuilt, ix->err, sizeof(ix->err));
   ix->duration_ns = clock_mono_ns() - t0;
   /* A batch allocates and frees megabytes (its temp table, FTS5's pending
    * terms, sorters); give the freed memory back instead of keeping it
-   * resident in the arena (measured: RSS after a load test 60 -> see
-   * README "Performance"). */
-  malloc_trim(0);
+   * resident in the arenas (README "Memory stays small after load"). The
+   * trim holds each arena's lock while it walks it, so a thread that
+   * allocates meanwhile (the loop too) waits: measured 0.2-1.2 ms after
+   * batches of 8-16k rows, one per 130-420 ms of indexing. Trimming less
+   * often cost more than it saved (README). A batch that indexed nothing
+   * freed nothing. */
+  if (ix->n > 0) malloc_trim(0);
 }
 
 static void start_job(sq *st);
@@ -57,10 +63,14 @@ static void index_done(job *j, int cancelled) {
     log_event(LOG_ERROR, "index_error", cancelled ? "index batch cancelled" : ix->err);
   } else {
     st->mark = ix->mark;
-    if (ix->rebuilt)
-      log_event(LOG_WARN, "index_rebuild",
-                "the index file did not match the rows (restored file, deleted rows, or a "
-                "newer mark): rebuilding it from the rows");
+    if (ix->last_row > st->last_id || ix->rebuilt) {
+      /* Rows another program inserted (or deleted: a rebuild) since the
+       * last commit: count them in the lag, and a cached answer lacks them
+       * (hookd's own commits already moved both). */
+      if (ix->last_row > st->last_id) st->last_id = ix->last_row;
+      st->base.generation++;
+    }
+    if (ix->rebuilt) log_event(LOG_WARN, "index_rebuild", rebuild_msg);
     if (st->mark >= st->last_id) st->index_ready = 1;
   }
   if (ix->n != 0 && st->base.hooks.index)
@@ -76,7 +86,6 @@ static void start_job(sq *st) {
   sq_indexer *ix = &st->ix;
   if (ix->running || ix->stopping) return;
   ix->st = st;
-  ix->mark_in = st->mark;
   if (job_submit(st->base.loop, &ix->j, index_work, index_done) == 0)
     ix->running = 1;
   else
@@ -92,14 +101,20 @@ void sq_indexer_kick(sq *st) {
     start_job(st);
 }
 
-/* Start-up (loop not running yet): connect, read the mark, start catching up. */
+/* Start-up (loop not running yet): connect, check the index, start catching up. */
 int sq_indexer_open(sq *st, char *err, size_t errlen) {
   sq_indexer *ix = &st->ix;
   ix->db = sq_indexer_connect(st->path, st->ipath, st->busy_ms, &ix->stmts, err, errlen);
   if (!ix->db) return -1;
-  /* The mark as stored; a stale index is noticed by its first batch. */
-  st->mark = sq_scalar(ix->db, "SELECT mark FROM main.state WHERE id = 1", 0);
-  if (st->mark > st->last_id) st->mark = 0;
+  /* Before anyone reads the index or a commit reuses an id at or below
+   * its mark: check it belongs to these rows and empty it if not (a
+   * restored older rows file, rows lost below synchronous=FULL). Start-up
+   * may block; max 0: checks, loads nothing. */
+  int rebuilt = 0;
+  int64_t last_row;
+  if (sq_index_batch(ix->db, ix->stmts, 0, &st->mark, &last_row, &rebuilt, err, errlen) < 0)
+    return -1;
+  if (rebuilt) log_event(LOG_WARN, "index_rebuild", rebuild_msg);
   int rc = uv_timer_init(st->base.loop, &ix->timer);
   if (rc != 0) {
     snprintf(err, errlen, "index timer: %s", uv_strerror(rc));
@@ -107,8 +122,8 @@ int sq_indexer_open(sq *st, char *err, size_t errlen) {
   }
   ix->timer.data = st;
   st->index_ready = st->mark >= st->last_id;
-  /* The first batch (which also checks the index belongs to these rows)
-   * starts once the loop runs: an early exit has no job in flight. */
+  /* The first batch starts once the loop runs: an early exit has no job
+   * in flight. */
   arm(st, 0);
   return 0;
 }

@@ -2,18 +2,23 @@
  *
  * One job at a time on the threadpool, started after a commit created rows
  * (or after a short debounce when the batch would be tiny). A batch:
- *   1. copies the rows above the mark (at most INDEX_BATCH, hookd_fold()ed
- *      text) into an in-memory temp table: one statement, so the read
- *      transaction on the rows file is short and never holds its WAL back;
- *   2. in one write transaction on the index file: claims the range by
- *      moving state.mark from the mark it started with (so a replayed or
- *      concurrent batch changes nothing), adds the counts, and inserts
- *      into by_ts, by_from and fts with one set-based statement each,
- *      sorted by key (FTS5 flushes its pending index once per statement).
+ *   1. in one short read transaction: reads the index's state, checks the
+ *      rows file is the one the index was built from, and copies the rows
+ *      above the mark (at most INDEX_BATCH, hookd_fold()ed text) into an
+ *      in-memory temp table. That is the batch's only read of the rows
+ *      file: it never holds a snapshot of it while it builds, so it never
+ *      holds a checkpoint of the rows WAL back;
+ *   2. in one write transaction on the index file alone: claims the range
+ *      by moving state.mark only if the state is still the one step 1 read
+ *      (a concurrent batch that got there first leaves this one nothing to
+ *      do), adds the counts, and inserts into by_ts, by_from and fts with
+ *      one set-based statement each, sorted by key (FTS5 flushes its
+ *      pending index once per statement).
  * The mark commits with what it covers, so a crash at any moment means
  * only "catch up from the mark". If the index was built from another rows
  * file (rows_id), before an operator deleted rows (epoch), or its mark is
- * past the last row, it is stale: the batch empties it and starts over. */
+ * past the last row, it is stale: the batch empties it and starts over
+ * (start-up runs that check before hookd listens: sq_indexer_open). */
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,16 +55,17 @@ static const char *const ix_sql[IX_NSTMT] = {
     " WHERE id > ?1 ORDER BY id LIMIT ?2",
     /* IX_BEGIN: deferred. BEGIN IMMEDIATE would take the write lock of every
      * attached file, the rows file included, and stall the acknowledging
-     * writer for the whole batch; deferred, only the index file (the first
-     * file this transaction writes) is locked. */
+     * writer for the whole batch; deferred, only the index file (the only
+     * file step 2 touches, temp aside) is locked. */
     "BEGIN DEFERRED",
     /* IX_STATE */ "SELECT rows_id, epoch, mark FROM main.state WHERE id = 1",
-    /* IX_CLAIM: counts first (new senders are those not yet in sender_counts) */
+    /* IX_CLAIM: ?1 mark, ?2 rows_id, ?3 epoch as step 1 read them. Counts
+     * first (new senders are those not yet in sender_counts). */
     "UPDATE main.state SET mark = (SELECT max(id) FROM temp.batch),"
     " messages = messages + (SELECT count(*) FROM temp.batch),"
     " senders = senders + (SELECT count(DISTINCT b.from_msisdn) FROM temp.batch b"
     "   WHERE NOT EXISTS (SELECT 1 FROM main.sender_counts s WHERE s.from_msisdn = b.from_msisdn))"
-    " WHERE id = 1 AND mark = ?1",
+    " WHERE id = 1 AND mark = ?1 AND rows_id = ?2 AND epoch = ?3",
     /* IX_SENDERS */
     "INSERT INTO main.sender_counts(from_msisdn, n) SELECT from_msisdn, count(*) FROM temp.batch"
     " WHERE 1 GROUP BY 1 ON CONFLICT(from_msisdn) DO UPDATE SET n = n + excluded.n",
@@ -77,11 +83,13 @@ static const char *const ix_sql[IX_NSTMT] = {
     /* IX_COMMIT */ "COMMIT",
     /* IX_ROLLBACK */ "ROLLBACK",
     /* IX_CLEAR */ "DELETE FROM temp.batch",
-    /* IX_RESET: ?1 rows_id, ?2 epoch */
+    /* IX_RESET: the derived tables (the state: IX_SETID) */
     "DELETE FROM main.by_ts; DELETE FROM main.by_from; DELETE FROM main.sender_counts;"
-    "DELETE FROM main.ts_hours; INSERT INTO main.fts(fts) VALUES('delete-all');"
-    "UPDATE main.state SET mark = 0, messages = 0, senders = 0",
-    /* IX_SETID */ "UPDATE main.state SET rows_id = ?1, epoch = ?2 WHERE id = 1",
+    "DELETE FROM main.ts_hours; INSERT INTO main.fts(fts) VALUES('delete-all')",
+    /* IX_SETID: ?1 rows_id, ?2 epoch of the rows file; ?3..?5 the state as
+     * step 1 read it */
+    "UPDATE main.state SET rows_id = ?1, epoch = ?2, mark = 0, messages = 0, senders = 0"
+    " WHERE id = 1 AND rows_id = ?3 AND epoch = ?4 AND mark = ?5",
     /* IX_MAXB */ "SELECT max(id) FROM temp.batch",
 };
 
@@ -147,80 +155,101 @@ static int run(sqlite3_stmt *s) {
   return rc == SQLITE_ROW ? SQLITE_DONE : rc;
 }
 
-/* Worker thread; see the contract in sq.h. */
-int sq_index_batch(sqlite3 *db, sqlite3_stmt **st, int max, int64_t *mark, int *rebuilt, char *err,
-                   size_t errlen) {
-  int rc, n = 0;
-  int64_t max_id = 0, epoch = 0, s_epoch = 0, s_mark = 0;
-  char rows_id[64] = "", s_rows_id[64] = "";
+/* Which rows an index was built from, and how far: the index's state, or
+ * the rows file's identity and last id (IX_STATE / IX_CHECK both answer
+ * text, integer, integer). */
+struct ix_view {
+  char rows_id[64];
+  int64_t epoch, mark;
+};
+
+static int read_view(sqlite3_stmt *s, ix_view *v) {
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    const unsigned char *t = sqlite3_column_text(s, 0);
+    snprintf(v->rows_id, sizeof(v->rows_id), "%s", t ? (const char *)t : "");
+    v->epoch = sqlite3_column_int64(s, 1);
+    v->mark = sqlite3_column_int64(s, 2);
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
+/* Worker thread (or start-up); see the contract in sq.h. */
+int sq_index_batch(sqlite3 *db, sqlite3_stmt **st, int max, int64_t *mark, int64_t *last_row,
+                   int *rebuilt, char *err, size_t errlen) {
+  int rc, n = 0, stale;
+  ix_view ix = {}, rows = {}, now = {}; /* rows.mark: the last row id */
+  int64_t from;
   *rebuilt = 0;
+  *mark = *last_row = 0;
   err[0] = 0;
-  /* 1: what the rows file is now. */
-  rc = sqlite3_step(st[IX_CHECK]);
-  if (rc == SQLITE_ROW) {
-    const unsigned char *t = sqlite3_column_text(st[IX_CHECK], 0);
-    snprintf(rows_id, sizeof(rows_id), "%s", t ? (const char *)t : "");
-    epoch = sqlite3_column_int64(st[IX_CHECK], 1);
-    max_id = sqlite3_column_int64(st[IX_CHECK], 2);
-  }
-  sqlite3_reset(st[IX_CHECK]);
-  if (rc != SQLITE_ROW) goto fail;
-  /* 2: the index's own view, under its write lock. */
+  /* 1: one short read of both files. The index's state first: the rows
+   * snapshot is then at least as new, so every row it covers is there
+   * (unless the rows file lost rows: stale). */
   if ((rc = run(st[IX_BEGIN])) != SQLITE_DONE) goto fail;
-  rc = sqlite3_step(st[IX_STATE]);
-  if (rc == SQLITE_ROW) {
-    const unsigned char *t = sqlite3_column_text(st[IX_STATE], 0);
-    snprintf(s_rows_id, sizeof(s_rows_id), "%s", t ? (const char *)t : "");
-    s_epoch = sqlite3_column_int64(st[IX_STATE], 1);
-    s_mark = sqlite3_column_int64(st[IX_STATE], 2);
+  if ((rc = read_view(st[IX_STATE], &ix)) != SQLITE_ROW) goto rollback;
+  if ((rc = read_view(st[IX_CHECK], &rows)) != SQLITE_ROW) goto rollback;
+  *mark = ix.mark;
+  *last_row = rows.mark;
+  stale = strcmp(rows.rows_id, ix.rows_id) != 0 || rows.epoch != ix.epoch || ix.mark > rows.mark;
+  from = stale ? 0 : ix.mark;
+  if (from < rows.mark && max > 0) {
+    sqlite3_bind_int64(st[IX_LOAD], 1, from);
+    sqlite3_bind_int(st[IX_LOAD], 2, max);
+    if ((rc = run(st[IX_LOAD])) != SQLITE_DONE) goto rollback;
+    n = sqlite3_changes(db);
   }
-  sqlite3_reset(st[IX_STATE]);
-  if (rc != SQLITE_ROW) goto rollback;
-  if (strcmp(rows_id, s_rows_id) != 0 || epoch != s_epoch || s_mark > max_id) {
-    /* Stale: built from other rows. Start over (derived data). */
-    sqlite3_bind_text(st[IX_SETID], 1, rows_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st[IX_SETID], 2, epoch);
-    if (sq_exec(db, ix_sql[IX_RESET], err, errlen) || (rc = run(st[IX_SETID])) != SQLITE_DONE) {
-      if (!err[0]) snprintf(err, errlen, "index: %s", sqlite3_errmsg(db));
-      run(st[IX_ROLLBACK]);
-      return -1;
-    }
-    s_mark = 0;
-    *rebuilt = s_rows_id[0] != 0; /* an empty rows_id: a new index, not a rebuild */
-  }
-  *mark = s_mark;
-  if (s_mark == max_id) { /* nothing new */
-    if ((rc = run(st[IX_COMMIT])) != SQLITE_DONE) goto rollback;
-    return 0;
-  }
-  /* 3: the batch. The load reads the rows file (its own short snapshot). */
-  sqlite3_bind_int64(st[IX_LOAD], 1, s_mark);
-  sqlite3_bind_int(st[IX_LOAD], 2, max);
-  if ((rc = run(st[IX_LOAD])) != SQLITE_DONE) goto rollback;
-  n = sqlite3_changes(db);
-  if (n == 0) {
-    run(st[IX_COMMIT]);
-    return 0;
-  }
-  sqlite3_bind_int64(st[IX_CLAIM], 1, s_mark);
-  if ((rc = run(st[IX_CLAIM])) != SQLITE_DONE) goto rollback;
-  if (sqlite3_changes(db) != 1) { /* someone else moved the mark */
-    run(st[IX_ROLLBACK]);
-    run(st[IX_CLEAR]);
-    return 0;
-  }
-  for (int i = IX_SENDERS; i <= IX_FTS; i++)
-    if ((rc = run(st[i])) != SQLITE_DONE) goto rollback;
-  if (sqlite3_step(st[IX_MAXB]) == SQLITE_ROW) *mark = sqlite3_column_int64(st[IX_MAXB], 0);
-  sqlite3_reset(st[IX_MAXB]);
   if ((rc = run(st[IX_COMMIT])) != SQLITE_DONE) goto rollback;
+  if (!stale && n == 0) return 0; /* nothing new */
+  /* 2: the index file only. Each path's first statement writes, so it
+   * waits for the index's write lock (a read first would make SQLite
+   * refuse the upgrade at once), and moves the state only if it is still
+   * the one step 1 read. */
+  if ((rc = run(st[IX_BEGIN])) != SQLITE_DONE) goto rollback;
+  if (stale) {
+    /* Built from other rows: start over (derived data). */
+    sqlite3_bind_text(st[IX_SETID], 1, rows.rows_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st[IX_SETID], 2, rows.epoch);
+    sqlite3_bind_text(st[IX_SETID], 3, ix.rows_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st[IX_SETID], 4, ix.epoch);
+    sqlite3_bind_int64(st[IX_SETID], 5, ix.mark);
+    if ((rc = run(st[IX_SETID])) != SQLITE_DONE) goto rollback;
+    if (sqlite3_changes(db) != 1) goto raced; /* another batch rebuilt it meanwhile */
+    if (sq_exec(db, ix_sql[IX_RESET], err, errlen)) goto rollback;
+    *rebuilt = ix.rows_id[0] != 0; /* an empty rows_id: a new index, not a rebuild */
+    *mark = 0;
+  }
+  if (n > 0) {
+    sqlite3_bind_int64(st[IX_CLAIM], 1, from);
+    sqlite3_bind_text(st[IX_CLAIM], 2, rows.rows_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st[IX_CLAIM], 3, rows.epoch);
+    if ((rc = run(st[IX_CLAIM])) != SQLITE_DONE) goto rollback;
+    if (sqlite3_changes(db) != 1) goto raced; /* another batch moved the mark */
+    for (int i = IX_SENDERS; i <= IX_FTS; i++)
+      if ((rc = run(st[i])) != SQLITE_DONE) goto rollback;
+  }
+  if ((rc = run(st[IX_COMMIT])) != SQLITE_DONE) goto rollback;
+  if (n > 0 && sqlite3_step(st[IX_MAXB]) == SQLITE_ROW)
+    *mark = sqlite3_column_int64(st[IX_MAXB], 0);
+  sqlite3_reset(st[IX_MAXB]);
   run(st[IX_CLEAR]);
   return n;
-rollback:
-  snprintf(err, errlen, "index: %s", sqlite3_errmsg(db));
+raced:
+  /* Nothing of this batch is needed: the next one starts from the mark
+   * the other batch stored. */
+  if (read_view(st[IX_STATE], &now) != SQLITE_ROW) now.mark = ix.mark;
   run(st[IX_ROLLBACK]);
   run(st[IX_CLEAR]);
-  *mark = s_mark;
+  *rebuilt = 0;
+  *mark = now.mark;
+  return 0;
+rollback:
+  if (!err[0]) snprintf(err, errlen, "index: %s", sqlite3_errmsg(db));
+  if (!sqlite3_get_autocommit(db)) run(st[IX_ROLLBACK]);
+  run(st[IX_CLEAR]);
+  *rebuilt = 0;
+  *mark = ix.mark;
   return -1;
 fail:
   snprintf(err, errlen, "index: %s", sqlite3_errmsg(db));

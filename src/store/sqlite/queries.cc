@@ -239,8 +239,11 @@ int sq_read_messages(store_read *r, sq_reader *rd, int64_t mark, int64_t message
     }
     if (e) goto done;
     /* Walking costs about (offset + limit) * all / n rows; the index plan
-     * sorts all n matches. */
-    if (q->has_from ? sender_rows < p.fts_n : (q->offset + q->limit) * all < 4 * p.fts_n * p.fts_n)
+     * sorts all n matches. In doubles: offset goes up to 10^18 - 1, so the
+     * products leave int64_t, and an estimate needs no exactness. */
+    if (q->has_from ? sender_rows < p.fts_n
+                    : (double)(q->offset + q->limit) * (double)all <
+                          4.0 * (double)p.fts_n * (double)p.fts_n)
       qm = QM_WALK;
   }
   {

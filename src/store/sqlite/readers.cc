@@ -26,11 +26,7 @@ sqlite3_stmt *sq_rstmt(store_read *r, sq_reader *rd, int id) {
 int sq_step_err(store_read *r, sqlite3 *db, int rc) {
   if (rc == SQLITE_ROW || rc == SQLITE_DONE) return 0;
   snprintf(r->err, sizeof(r->err), "%s", sqlite3_errmsg(db));
-  int prim = rc & 0xff;
-  return prim == SQLITE_BUSY || prim == SQLITE_LOCKED || prim == SQLITE_CANTOPEN ||
-                 prim == SQLITE_NOMEM || prim == SQLITE_IOERR
-             ? STORE_BUSY
-             : STORE_ERROR;
+  return sq_classify(rc);
 }
 
 static sqlite3 *reader_connect(sq *st, store_read *r) {
@@ -45,6 +41,26 @@ static sqlite3 *reader_connect(sq *st, store_read *r) {
     return NULL;
   }
   return db;
+}
+
+/* Ends the read transaction (worker). One left open would pin its
+ * snapshot, holding every checkpoint of the rows WAL back, and fail this
+ * connection's next BEGIN: if COMMIT fails, ROLLBACK; if that fails too,
+ * close the connection (the slot's next read opens a new one) and fail
+ * the read so the reason is logged. */
+static void end_read(sq_reader *rd, store_read *r, sqlite3_stmt *end) {
+  int rc = sqlite3_step(end);
+  sqlite3_reset(end);
+  if (sqlite3_get_autocommit(rd->db)) return;
+  char why[128];
+  snprintf(why, sizeof(why), "%s", sqlite3_errmsg(rd->db));
+  if (sqlite3_exec(rd->db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK) return;
+  snprintf(r->err, sizeof(r->err), "cannot end a read (%s: %s); reconnecting", sqlite3_errstr(rc),
+           why);
+  r->rc = STORE_BUSY;
+  sq_finalize_all(rd->stmts, RS_NSTMT);
+  sqlite3_close_v2(rd->db);
+  rd->db = NULL;
 }
 
 /* Worker thread: one read transaction. */
@@ -100,8 +116,7 @@ static void read_work(job *j) {
       }
     }
   }
-  sqlite3_step(end);
-  sqlite3_reset(end);
+  end_read(rd, r, end);
   if (r->rc == 0) {
     store_rows_fix(r);
     if (r->arena.oom) {

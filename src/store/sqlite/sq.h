@@ -32,16 +32,21 @@
 #define SQ_INDEX_VERSION 1 /* user_version of the index file */
 
 /* Checkpoints of the rows file: a background PASSIVE checkpoint starts when
- * the WAL holds this many frames; the writer then folds in the rest so the
- * WAL restarts from the beginning (see writer.cc). */
+ * the WAL holds this many frames; once one has copied the whole WAL, the
+ * writer folds in the rest so the WAL restarts from the beginning (see
+ * writer.cc). */
 #define SQ_CKPT_FRAMES 2048
-/* Past this many frames the writer checkpoints with RESTART itself. */
+/* Past this many frames the writer checkpoints with RESTART itself, which
+ * waits for readers, but at most this long per batch (the acknowledging
+ * path: with the busy timeout every batch could wait seconds). */
 #define SQ_WAL_HARD_FRAMES 16384
+#define SQ_RESTART_WAIT_MS 20
 #define SQ_INDEX_DEBOUNCE_MS 250 /* let a small index batch grow (index_job.cc) */
 /* SQLite's memory over every connection (page caches, the indexer's temp
  * table, sorters): it releases cache pages to stay under this. */
 #define SQ_SOFT_HEAP_BYTES (8 << 20)
 #define SQ_INDEX_YIELD_STEPS 1000 /* indexer.cc: sched_yield() this often */
+#define SQ_FAIL_WINDOW_MS 10000   /* a failed batch keeps readiness 503 this long */
 
 struct sq;
 
@@ -51,9 +56,10 @@ struct sq_batch {
   store_pending *head;
   int n, created;
   int ok, busy;
-  int ckpt_first;  /* fold the WAL's rest into the database first */
-  int wal_frames;  /* frames in the WAL after the commit (wal_hook) */
-  int64_t last_id; /* highest row id after the commit */
+  int ckpt_first;   /* fold the WAL's rest into the database first */
+  int ckpt_restart; /* ... with RESTART (past SQ_WAL_HARD_FRAMES) */
+  int wal_frames;   /* frames in the WAL after the commit (wal_hook) */
+  int64_t last_id;  /* highest row id after the commit */
   uint64_t duration_ns;
   char err[256];
 };
@@ -61,8 +67,8 @@ struct sq_batch {
 struct sq_ckpt {
   job j;
   sq *st;
-  sqlite3 *db; /* its own connection to the rows file, opened lazily */
-  int rc, log, done_frames;
+  sqlite3 *db;              /* its own connection to the rows file, opened lazily */
+  int rc, log, done_frames; /* frames in the WAL, and copied */
   char err[256];
 };
 
@@ -97,10 +103,10 @@ struct sq_indexer {
   int stopping;
   uv_timer_t timer; /* debounce for small batches */
   int timer_on;
-  int64_t mark_in; /* worker: mark before the batch */
-  int64_t mark;    /* after the batch (loop copy: st->mark) */
-  int n, ok;
-  int rebuilt; /* the batch found the index stale and reset it */
+  int64_t mark;     /* the stored mark after the batch (loop copy: st->mark) */
+  int64_t last_row; /* the rows file's last id as the batch saw it */
+  int n;            /* rows the batch indexed, -1: failed */
+  int rebuilt;      /* the batch found the index stale and reset it */
   uint64_t duration_ns;
   char err[256];
 };
@@ -119,7 +125,7 @@ struct sq {
   sq_batch batch;
   int64_t last_id;    /* highest committed row id */
   int wal_frames;     /* rows WAL frames after the last commit */
-  int restart_wanted; /* a background checkpoint caught up: fold the rest */
+  int restart_wanted; /* a background checkpoint copied it all: fold the rest */
   sq_ckpt ckpt;
   int ckpt_running;
   int64_t write_fail_ms;
@@ -137,6 +143,7 @@ struct sq {
 };
 
 /* db.cc: connections */
+int sq_classify(int rc); /* an SQLite error -> STORE_BUSY (503) or STORE_ERROR (500) */
 sqlite3 *sq_connect(const char *path, int sync, int busy_ms, char *err, size_t errlen);
 int sq_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
 int64_t sq_scalar(sqlite3 *db, const char *sql, int64_t dflt);
@@ -162,11 +169,15 @@ int sq_indexer_open(sq *st, char *err, size_t errlen);
 void sq_indexer_kick(sq *st);
 void sq_indexer_stop(sq *st);
 void sq_indexer_close(sq *st);
-/* Worker side, exposed for the unit tests: indexes rows above the mark
- * (at most `max` of them) on db. Returns rows indexed (0: nothing to do),
- * or -1 with err. *mark is read and advanced. */
-int sq_index_batch(sqlite3 *db, sqlite3_stmt **stmts, int max, int64_t *mark, int *rebuilt,
-                   char *err, size_t errlen);
+/* Worker side (and start-up, with max 0: the check alone), exposed for
+ * the unit tests: indexes the rows above the index's stored mark (at most
+ * `max` of them) on db, emptying a stale index first (*rebuilt then says
+ * whether it held rows of another file). Returns rows indexed (0: nothing
+ * to do, or another batch claimed them first), or -1 with err. Outputs
+ * only: *mark, the stored mark after the call; *last_row, the rows file's
+ * last id as the batch read it (0 if it did not get that far). */
+int sq_index_batch(sqlite3 *db, sqlite3_stmt **stmts, int max, int64_t *mark, int64_t *last_row,
+                   int *rebuilt, char *err, size_t errlen);
 sqlite3 *sq_indexer_connect(const char *path, const char *ipath, int busy_ms, sqlite3_stmt ***stmts,
                             char *err, size_t errlen);
 void sq_indexer_disconnect(sqlite3 *db, sqlite3_stmt **stmts);

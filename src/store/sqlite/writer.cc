@@ -9,10 +9,13 @@
  * the WAL passes SQ_CKPT_FRAMES a job on a second connection copies it into
  * the database file (PASSIVE: it never blocks the writer). The writer keeps
  * appending meanwhile, so the WAL is never fully copied and could not
- * restart; therefore, once that job is done, the next batch first folds in
- * the few frames appended since (a small PASSIVE checkpoint on its own
- * connection) and its BEGIN then finds the WAL fully copied and starts it
- * again from the beginning. journal_size_limit trims the file. */
+ * restart; therefore, once such a job has copied every frame it found (a
+ * reader's old snapshot can stop it short: then another job runs after the
+ * next batch), the next batch first folds in the few frames appended since
+ * (a small PASSIVE checkpoint on its own connection) and its BEGIN then
+ * finds the WAL fully copied and starts it again from the beginning.
+ * journal_size_limit trims the file. Past SQ_WAL_HARD_FRAMES that fold is a
+ * RESTART, which waits for readers, SQ_RESTART_WAIT_MS at most. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +80,19 @@ static int step_reset(sqlite3_stmt *s) {
   return rc;
 }
 
+/* Ends the transaction a failed batch left open (worker). A ROLLBACK that
+ * fails too leaves the write lock held and every later BEGIN failing: the
+ * reason joins b->err (the caller's error, logged with the failed
+ * webhooks), and the next batch tries again before its BEGIN. */
+static void rollback(sq_batch *b, sqlite3 *db) {
+  if (sqlite3_get_autocommit(db)) return;
+  int rc = step_reset(b->st->w_rollback);
+  if (rc != SQLITE_DONE && !sqlite3_get_autocommit(db)) {
+    size_t n = strlen(b->err);
+    snprintf(b->err + n, sizeof(b->err) - n, "; rollback failed: %s", sqlite3_errmsg(db));
+  }
+}
+
 /* Worker thread: the whole batch as one transaction. */
 static void batch_work(job *j) {
   sq_batch *b = (sq_batch *)j;
@@ -85,12 +101,22 @@ static void batch_work(job *j) {
   uint64_t t0 = clock_mono_ns();
   int rc;
   b->wal_frames = -1;
-  if (b->ckpt_first) {
-    /* Fold in what the background checkpoint missed; a few frames. Past the
-     * hard bound, RESTART waits for readers so the WAL cannot grow on. */
-    int mode =
-        st->wal_frames > SQ_WAL_HARD_FRAMES ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
-    sqlite3_wal_checkpoint_v2(db, "main", mode, NULL, NULL);
+  if (!sqlite3_get_autocommit(db)) { /* an earlier rollback failed */
+    rc = step_reset(st->w_rollback);
+    if (rc != SQLITE_DONE && !sqlite3_get_autocommit(db)) goto fail;
+  }
+  if (b->ckpt_restart) {
+    /* Past the hard bound: RESTART waits for readers so the WAL cannot grow
+     * on, but briefly (the busy handler is the wait). If a reader outlasts
+     * it, the WAL stays as it is and the next batch tries again: not an
+     * error. */
+    sqlite3_busy_timeout(db, SQ_RESTART_WAIT_MS);
+    sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    sqlite3_busy_timeout(db, st->busy_ms);
+  } else if (b->ckpt_first) {
+    /* Fold in what the background checkpoint missed: a few frames. PASSIVE
+     * never waits; what it cannot copy now, a later one will. */
+    sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
   }
   rc = step_reset(st->w_begin);
   if (rc != SQLITE_DONE) goto fail;
@@ -117,15 +143,13 @@ static void batch_work(job *j) {
   return;
 rollback:
   snprintf(b->err, sizeof(b->err), "%s (%s)", sqlite3_errmsg(db), sqlite3_errstr(rc));
-  if (!sqlite3_get_autocommit(db)) step_reset(st->w_rollback);
+  rollback(b, db);
   goto out;
 fail:
   snprintf(b->err, sizeof(b->err), "%s (%s)", sqlite3_errmsg(db), sqlite3_errstr(rc));
 out:
   b->ok = 0;
-  /* Locked by another process, or a full disk: both pass; say 503. */
-  int prim = rc & 0xff;
-  b->busy = prim == SQLITE_BUSY || prim == SQLITE_LOCKED || prim == SQLITE_FULL;
+  b->busy = sq_classify(rc) == STORE_BUSY;
   b->duration_ns = clock_mono_ns() - t0;
 }
 
@@ -152,7 +176,10 @@ static void ckpt_done(job *j, int cancelled) {
   sq_ckpt *c = (sq_ckpt *)j;
   sq *st = c->st;
   st->ckpt_running = 0;
-  if (!cancelled && c->rc == SQLITE_OK) st->restart_wanted = 1;
+  /* Only a checkpoint that copied the whole WAL leaves just a few frames
+   * to fold in; after a partial one (a reader's old snapshot stopped it)
+   * the next batch starts another one instead. */
+  if (!cancelled && c->rc == SQLITE_OK && c->done_frames == c->log) st->restart_wanted = 1;
   store_notify_idle(&st->base);
 }
 
@@ -214,7 +241,8 @@ static void batch_start(sq *st) {
   b->err[0] = 0;
   b->last_id = 0;
   /* Not while the background checkpoint holds the checkpoint lock. */
-  b->ckpt_first = (st->restart_wanted && !st->ckpt_running) || st->wal_frames > SQ_WAL_HARD_FRAMES;
+  b->ckpt_restart = st->wal_frames > SQ_WAL_HARD_FRAMES;
+  b->ckpt_first = (st->restart_wanted && !st->ckpt_running) || b->ckpt_restart;
   st->batch_running = 1;
   int rc = job_submit(st->base.loop, &b->j, batch_work, batch_done);
   if (rc != 0) { /* every insert, batched or waiting, hears 503 now */
