@@ -51,6 +51,7 @@ enum store_read_kind {
 #define STORE_MAX_LIMIT 100   /* rows of one page */
 #define STORE_MAX_NEEDLE 1024 /* bytes of a decoded q */
 #define STORE_TOP_SENDERS 10
+#define STORE_FAIL_WINDOW_MS 10000 /* a failed write batch keeps readiness 503 this long */
 #define MSG_TS_MAX (20 + MSG_MAX_TS_FRACTION + 1) /* a ts as received */
 
 /* Parameters of GET /messages (validated on the loop). */

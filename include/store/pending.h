@@ -43,6 +43,10 @@ void store_queue_finish(store_queue *q, store_pending *list, int result, const c
  * may queue more; those are failed too). */
 void store_queue_fail_all(store_queue *q, store_pending *list, int result, const char *err);
 void store_queue_free(store_queue *q); /* requires nothing taken */
+/* Makes p's callback a no-op: for the entry of a submit that is about to
+ * return a refusal because its batch could not start (a submit never calls
+ * back; the caller answers the refusal itself). */
+void store_pending_withdraw(store_pending *p);
 
 static inline str store_pending_field(const store_pending *p, int f) {
   return str{p->data + p->off[f], p->len[f]};

@@ -32,6 +32,10 @@ struct store_pool {
   uint32_t len, max_queue;
 };
 
+/* Sets up p for the engine st: `slots` reader connections that `work`
+ * runs reads on, failed reads counted in *db_errors. */
+void store_pool_init(store_pool *p, store *st, job_work_fn work, uint64_t *db_errors, int slots,
+                     uint32_t max_queue);
 /* Runs r on a free slot or queues it. 0 (r->done follows), STORE_E_FULL
  * or STORE_E_NOMEM. */
 int store_pool_submit(store_pool *p, store_read *r);

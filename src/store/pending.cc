@@ -96,3 +96,7 @@ void store_queue_free(store_queue *q) {
     free(it);
   }
 }
+
+static void withdrawn(void *, int, const char *) {}
+
+void store_pending_withdraw(store_pending *p) { p->cb = withdrawn; }

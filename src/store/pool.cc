@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int start(store_pool *p, store_read *r, int slot);
 
@@ -50,6 +51,16 @@ static int start(store_pool *p, store_read *r, int slot) {
     p->running++;
   }
   return rc;
+}
+
+void store_pool_init(store_pool *p, store *st, job_work_fn work, uint64_t *db_errors, int slots,
+                     uint32_t max_queue) {
+  memset(p, 0, sizeof(*p));
+  p->st = st;
+  p->work = work;
+  p->db_errors = db_errors;
+  p->slots = slots;
+  p->max_queue = max_queue;
 }
 
 int store_pool_submit(store_pool *p, store_read *r) {

@@ -46,7 +46,7 @@ static const char *pg_unready(const store *base, int64_t now_ms) {
     snprintf(why, sizeof(why), "unreachable: %s", st->down_err[0] ? st->down_err : "connecting");
     return why;
   }
-  if (st->write_fail_ms && now_ms - st->write_fail_ms <= PG_FAIL_WINDOW_MS) {
+  if (st->write_fail_ms && now_ms - st->write_fail_ms <= STORE_FAIL_WINDOW_MS) {
     snprintf(why, sizeof(why), "writes failing: %s", st->write_err);
     return why;
   }

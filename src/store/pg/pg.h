@@ -32,8 +32,7 @@
 #define PG_CONNECT_TIMEOUT "5"         /* seconds, unless the URL says */
 #define PG_RETRY_MIN_MS 100            /* reconnect backoff */
 #define PG_RETRY_MAX_MS 5000
-#define PG_FAIL_WINDOW_MS 10000 /* a failed batch keeps readiness 503 */
-#define PG_GATHER_MS 1          /* longest wait for the last batch's clients (queue.cc) */
+#define PG_GATHER_MS 1 /* longest wait for the last batch's clients (queue.cc) */
 /* A read's statement_timeout, lock waits included: no read holds a reader
  * connection longer, so reads cannot pile up behind a long scan or an
  * operator's lock, and shutdown (which waits for them) stays bounded. */

@@ -59,10 +59,6 @@ void pg_writer_close(pg *st) {
   buf_free(&st->batch.params);
 }
 
-/* Withdraws a queued entry silently: its submitter hears a refusal
- * instead (see pg_submit). */
-static void withdrawn(void *, int, const char *) {}
-
 int pg_submit(store *base, const message *m, int64_t now_ms, store_submit_cb cb, void *arg) {
   pg *st = (pg *)base;
   if (!st->up) return STORE_E_DOWN;
@@ -79,7 +75,7 @@ int pg_submit(store *base, const message *m, int64_t now_ms, store_submit_cb cb,
       /* A failing function never calls back (the caller would hold a
        * connection its callback already released): this request is
        * refused; the others, submitted earlier, fail through theirs. */
-      mine->cb = withdrawn;
+      store_pending_withdraw(mine);
       job_failed(st, head, rc);
       return STORE_E_FULL;
     }

@@ -41,7 +41,7 @@ static void sq_gauges(const store *base, store_gauges *g) {
 static const char *sq_unready(const store *base, int64_t now_ms) {
   const sq *st = (const sq *)base;
   static char why[300]; /* loop thread only */
-  if (st->write_fail_ms && now_ms - st->write_fail_ms <= SQ_FAIL_WINDOW_MS) {
+  if (st->write_fail_ms && now_ms - st->write_fail_ms <= STORE_FAIL_WINDOW_MS) {
     snprintf(why, sizeof(why), "writes failing: %s", st->write_err);
     return why;
   }

@@ -129,11 +129,7 @@ static void read_work(job *j) {
 }
 
 void sq_readers_init(sq *st, uint32_t max_queue) {
-  st->pool.st = &st->base;
-  st->pool.work = read_work;
-  st->pool.db_errors = &st->db_errors;
-  st->pool.slots = st->nreaders;
-  st->pool.max_queue = max_queue;
+  store_pool_init(&st->pool, &st->base, read_work, &st->db_errors, st->nreaders, max_queue);
 }
 
 int sq_read(store *base, store_read *r) {

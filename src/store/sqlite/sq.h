@@ -46,7 +46,6 @@
  * table, sorters): it releases cache pages to stay under this. */
 #define SQ_SOFT_HEAP_BYTES (8 << 20)
 #define SQ_INDEX_YIELD_STEPS 1000 /* indexer.cc: sched_yield() this often */
-#define SQ_FAIL_WINDOW_MS 10000   /* a failed batch keeps readiness 503 this long */
 
 struct sq;
 

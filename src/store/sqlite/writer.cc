@@ -22,7 +22,7 @@
 
 #include "sq.h"
 
-static void batch_start(sq *st);
+static int batch_start(sq *st);
 
 /* wal_hook: frames in the WAL after each commit (worker thread, the batch's). */
 static int on_wal(void *arg, sqlite3 *, const char *, int frames) {
@@ -70,7 +70,13 @@ int sq_submit(store *base, const message *m, int64_t now_ms, store_submit_cb cb,
   if (st->last_id - st->mark > (int64_t)st->max_lag) return STORE_E_LAG;
   int rc = store_queue_push(&st->q, m, now_ms, cb, arg);
   if (rc != 0) return rc;
-  if (!st->batch_running) batch_start(st);
+  store_pending *mine = st->q.tail;
+  if (!st->batch_running && batch_start(st) != 0) {
+    /* A submit never calls back: this request is refused; the others,
+     * submitted earlier, failed through theirs. */
+    store_pending_withdraw(mine);
+    return STORE_E_FULL;
+  }
   return 0;
 }
 
@@ -226,12 +232,14 @@ static void batch_done(job *j, int cancelled) {
   if (b->ok && b->created) sq_indexer_kick(st);
   ckpt_maybe_start(st);
   if (st->q.head)
-    batch_start(st);
+    (void)batch_start(st); /* a failure has answered every waiting insert */
   else
     store_notify_idle(&st->base);
 }
 
-static void batch_start(sq *st) {
+/* Takes the queue's head as the next batch and queues its job. 0, or the
+ * libuv error after every waiting insert was failed (with 503). */
+static int batch_start(sq *st) {
   sq_batch *b = &st->batch;
   b->head = store_queue_take(&st->q, STORE_MAX_BATCH, &b->n);
   b->st = st;
@@ -253,4 +261,5 @@ static void batch_start(sq *st) {
     st->batch_running = 0;
     store_notify_idle(&st->base);
   }
+  return rc;
 }
