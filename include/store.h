@@ -186,6 +186,11 @@ int store_cacheable(const store *st);
 
 /* For engines: call when the store may have become idle. */
 void store_notify_idle(store *st);
+/* For engines: a write batch of n inserts ended (ok, and whether it created
+ * rows). Runs the commit hook and moves the generation; call it before the
+ * batch's callbacks, so no reader hears 200 and then reads a cached answer
+ * from before the commit. */
+void store_batch_ended(store *st, int n, uint64_t duration_ns, int ok, int created);
 
 /* For engines: copies a row's strings into r->arena and fills r->rows[i]
  * after the page is complete (arena pointers are fixed up at the end). */

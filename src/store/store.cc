@@ -73,6 +73,11 @@ void store_notify_idle(store *st) {
   if (st->idle_cb && st->e->idle(st)) st->idle_cb(st->idle_arg);
 }
 
+void store_batch_ended(store *st, int n, uint64_t duration_ns, int ok, int created) {
+  if (st->hooks.commit) st->hooks.commit(n, duration_ns, ok);
+  if (ok && created) st->generation++;
+}
+
 /* Rows are copied into the arena, which may move while it grows: until
  * store_rows_fix, each str's base holds its offset into the arena. */
 void store_row_add(store_read *r, const str f[5], int has_text) {

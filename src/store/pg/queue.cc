@@ -113,8 +113,7 @@ static void batch_done(job *j, int cancelled) {
     st->db_errors++;
     if (b->ok) log_event(LOG_WARN, "db_reconnected", b->err);
   }
-  if (st->base.hooks.commit) st->base.hooks.commit(b->n, b->duration_ns, b->ok);
-  if (b->ok && b->created) st->base.generation++; /* before anyone hears 200 */
+  store_batch_ended(&st->base, b->n, b->duration_ns, b->ok, b->created > 0);
   /* batch_running stays set while the callbacks run: a callback may submit
    * (the next pipelined request), and that must only enqueue. */
   store_pending *done = b->head;
