@@ -9,13 +9,16 @@
 #   scripts/pg_cluster.sh stop DIR
 #       stops the postmaster by the PID in DIR/data/postmaster.pid (SIGINT:
 #       fast shutdown), waits for it to exit.
+#   scripts/pg_cluster.sh crash DIR
+#       immediate shutdown (pg_ctl -m immediate: every server process exits
+#       at once without a checkpoint); the next start runs crash recovery.
 # The server's log is DIR/postgres.log.
 set -eu
 bin=/usr/lib/postgresql/15/bin
 [ -x $bin/postgres ] || bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR [PORT] [-c k=v ...]" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|crash DIR [PORT] [-c k=v ...]" >&2; exit 2; }
 as_pg() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
@@ -50,5 +53,9 @@ stop)
     sleep 0.1
   done
   ;;
-*) echo "usage: $0 start|stop DIR [PORT]" >&2; exit 2 ;;
+crash)
+  [ -f "$dir/data/postmaster.pid" ] || exit 0
+  as_pg $bin/pg_ctl -D "$dir/data" -m immediate -w -t 60 stop >/dev/null
+  ;;
+*) echo "usage: $0 start|stop|crash DIR [PORT]" >&2; exit 2 ;;
 esac

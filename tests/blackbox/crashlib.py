@@ -11,17 +11,20 @@ tests/powerloss/test_powerloss.py and scripts/crash_soak.py.
   totals per sender, since, q needles, first pages) equals what Python
   computes from the rows alone.
 
+- Server crashes (PostgreSQL): the database server stops at once
+  (immediate shutdown) under load while hookd keeps running; hookd must
+  answer only 200 or 503 meanwhile, and after the server's crash recovery
+  every acknowledged message_id is there and hookd is ready again without a
+  restart of its own.
+
 Everything engine-specific (where the rows are, how to read them, integrity
-checks, the engine's own derived structures) is in an Engine class; only
-SqliteEngine exists today. A PostgreSQL engine adds a class with the same
-methods (env, rows, integrity, offline_state, derived_problems)."""
+checks, the engine's own derived structures, its crash modes) is in an
+engine class in crash_engines.py (SqliteEngine, PgEngine)."""
 
 import json
-import os
 import random
 import re
 import signal
-import sqlite3
 import threading
 import time
 import urllib.parse
@@ -154,6 +157,11 @@ def index_lag(port):
     return metrics(port).get("hookd_index_lag_rows")
 
 
+def wait_ready(port, timeout=60):
+    wait_until(lambda: request(port, "GET", "/health/ready", timeout=10).status == 200,
+               timeout=timeout, interval=0.05, what="/health/ready 200")
+
+
 def wait_caught_up(port, timeout=60):
     wait_until(lambda: index_lag(port) == 0, timeout=timeout, interval=0.05,
                what="index lag 0")
@@ -161,114 +169,6 @@ def wait_caught_up(port, timeout=60):
 
 def q(s):
     return urllib.parse.quote(s, safe="")
-
-
-# ---------------------------------------------------------------------------
-# Engines: everything that knows how the rows are stored
-# ---------------------------------------------------------------------------
-
-class SqliteEngine:
-    """The SQLite engine: rows in <db>, derived structures in <db>-index."""
-
-    name = "sqlite"
-
-    def __init__(self, cwd):
-        self.path = os.path.join(str(cwd), "hookd.db")
-        self.ipath = self.path + "-index"
-
-    def env(self):
-        return {"DATABASE_URL": "sqlite:///" + self.path}
-
-    def _ro(self, path):
-        # Read-only: never checkpoints or deletes the WAL on close, so the
-        # files stay exactly as the daemon left them.
-        db = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=30)
-        return db
-
-    def rows(self):
-        """[{message_id, from, ts, text}] in id order."""
-        db = self._ro(self.path)
-        try:
-            return [{"id": r[0], "message_id": r[1], "from": r[2], "ts": r[3], "text": r[4]}
-                    for r in db.execute("SELECT id, message_id, from_msisdn, ts, text"
-                                        " FROM messages ORDER BY id")]
-        finally:
-            db.close()
-
-    def integrity(self):
-        """{file: result of PRAGMA integrity_check} ('ok' when sound)."""
-        out = {}
-        for p in (self.path, self.ipath):
-            if not os.path.exists(p):
-                out[p] = "missing"
-                continue
-            db = self._ro(p)
-            try:
-                out[p] = "\n".join(r[0] for r in db.execute("PRAGMA integrity_check"))
-            finally:
-                db.close()
-        return out
-
-    def offline_state(self):
-        """(index mark, last row id), read while no daemon runs."""
-        db = self._ro(self.path)
-        try:
-            last = db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
-        finally:
-            db.close()
-        mark = None
-        if os.path.exists(self.ipath):
-            db = self._ro(self.ipath)
-            try:
-                mark = db.execute("SELECT mark FROM state").fetchone()[0]
-            except sqlite3.Error:
-                mark = None
-            finally:
-                db.close()
-        return mark, last
-
-    def derived_problems(self, rows):
-        """The index file against the rows, table by table (caught up)."""
-        probs = []
-        db = self._ro(self.ipath)
-        try:
-            mark, n, senders = db.execute("SELECT mark, messages, senders FROM state").fetchone()
-            counts = {}
-            hours = {}
-            for r in rows:
-                counts[r["from"]] = counts.get(r["from"], 0) + 1
-                h = ts_key(r["ts"])[:13]
-                hours[h] = hours.get(h, 0) + 1
-            last = rows[-1]["id"] if rows else 0
-            if (mark, n, senders) != (last, len(rows), len(counts)):
-                probs.append("state (mark, messages, senders) = %r, rows say %r"
-                             % ((mark, n, senders), (last, len(rows), len(counts))))
-            got = dict(db.execute("SELECT from_msisdn, n FROM sender_counts"))
-            if got != counts:
-                probs.append("sender_counts differ from the rows")
-            got = dict(db.execute("SELECT hour, n FROM ts_hours"))
-            if got != hours:
-                probs.append("ts_hours differ from the rows")
-            want = sorted((ts_key(r["ts"]), r["message_id"], r["id"]) for r in rows)
-            if list(db.execute("SELECT ts_key, message_id, id FROM by_ts ORDER BY 1, 2")) != want:
-                probs.append("by_ts differs from the rows")
-            want = sorted((r["from"], ts_key(r["ts"]), r["message_id"], r["id"]) for r in rows)
-            if list(db.execute("SELECT from_msisdn, ts_key, message_id, id FROM by_from"
-                               " ORDER BY 1, 2, 3")) != want:
-                probs.append("by_from differs from the rows")
-            for needle in NEEDLES:
-                if len(needle) < 3:
-                    continue
-                want = {r["id"] for r in rows if r["text"] is not None and needle in fold(r["text"])}
-                phrase = '"%s"' % needle.replace('"', '""')
-                got = {x for (x,) in db.execute("SELECT rowid FROM fts WHERE fts MATCH ?",
-                                                (phrase,))}
-                if got != want:
-                    probs.append("trigram index for %r: %d ids, rows say %d"
-                                 % (needle, len(got), len(want)))
-        finally:
-            db.close()
-        return probs
 
 
 # ---------------------------------------------------------------------------
@@ -337,12 +237,15 @@ class Tally:
         self.behind_at_restart = 0  # the index mark below the last row after the kill
         self.full_checks = 0
         self.refused = 0
+        self.server_crashes = 0     # the database server crashed, hookd kept running
+        self.hookd_kills = 0
 
     def summary(self):
-        return ("%d crash cycles, %d acknowledged webhooks checked, %d kills with index lag > 0, "
+        return ("%d crash cycles (%d kill -9 of hookd, %d database server crashes), "
+                "%d acknowledged webhooks checked, %d kills with index lag > 0, "
                 "%d restarts with the index behind, %d full derived checks, %d refused (503)"
-                % (self.cycles, len(self.acked), self.kills_lagging, self.behind_at_restart,
-                   self.full_checks, self.refused))
+                % (self.cycles, self.hookd_kills, self.server_crashes, len(self.acked),
+                   self.kills_lagging, self.behind_at_restart, self.full_checks, self.refused))
 
 
 def kill_during_load(d, prefix, rnd, mode, min_acked=200, max_wait=30.0):
@@ -372,6 +275,26 @@ def kill_during_load(d, prefix, rnd, mode, min_acked=200, max_wait=30.0):
     return load, lag
 
 
+def server_crash_during_load(d, engine, prefix, rnd, min_acked=200, max_wait=30.0):
+    """Runs Load against daemon d and crashes the database server under it
+    at a random moment; hookd keeps running and answers (503) while the
+    server is down; the server then restarts and runs crash recovery.
+    Returns the load, stopped."""
+    load = Load(d.port, prefix, seed=rnd.randrange(1 << 30)).start()
+    try:
+        wait_until(lambda: load.count() >= min_acked, timeout=max_wait, interval=0.01,
+                   what="%d acknowledged webhooks" % min_acked)
+        time.sleep(rnd.uniform(0.0, 0.6))
+        engine.crash_server()
+        down = load.refused
+        wait_until(lambda: load.refused > down, timeout=10, interval=0.01,
+                   what="503 while the database server is down")
+    finally:
+        load.stop()
+        engine.start_server()
+    return load
+
+
 def check_offline(engine, acked):
     """Right after the kill, before any restart."""
     stored = {r["message_id"] for r in engine.rows()}
@@ -396,7 +319,9 @@ def check_full(engine, port, acked, catch_up=60, walk=False):
     """After a restart: the indexer catches up, then every derived figure
     agrees with the rows, through the API and in the engine's files. With
     walk, every message is also read back through the API, in order."""
-    wait_caught_up(port, timeout=catch_up)
+    wait_ready(port, timeout=catch_up)
+    if engine.has_index:
+        wait_caught_up(port, timeout=catch_up)
     rows = engine.rows()
     stored = {r["message_id"] for r in rows}
     lost = [m for m in acked if m not in stored]
@@ -417,8 +342,9 @@ def check_full(engine, port, acked, catch_up=60, walk=False):
 
 def crash_cycles(start, engine, tally, cycles=None, seconds=None, min_cycles=1, env=None,
                  seed=None, full_every=1, log=None):
-    """Runs crash cycles: start a daemon on the engine's files, load, kill,
-    check offline, restart, check everything. `start(env)` returns a
+    """Runs crash cycles: start a daemon on the engine's files, load, crash
+    (the engine's modes in turn), check offline, restart, check everything.
+    `start(env)` returns a
     running Hookd. Stops after `cycles`, or once `seconds` have passed and
     at least `min_cycles` ran. Returns the last (running) daemon."""
     rnd = random.Random(seed)
@@ -432,18 +358,26 @@ def crash_cycles(start, engine, tally, cycles=None, seconds=None, min_cycles=1, 
             break
         if seconds is not None and i >= min_cycles and time.monotonic() - t0 >= seconds:
             break
-        mode = "indexing" if i % 2 == 0 else "random"
-        load, lag = kill_during_load(d, "c%d-%d" % (i, rnd.randrange(1 << 20)), rnd, mode)
+        mode = engine.modes[i % len(engine.modes)]
+        prefix = "c%d-%d" % (i, rnd.randrange(1 << 20))
+        lag = mark = last = None
+        if mode == "server":
+            load = server_crash_during_load(d, engine, prefix, rnd)
+            tally.server_crashes += 1
+        else:
+            load, lag = kill_during_load(d, prefix, rnd, mode)
+            tally.hookd_kills += 1
         assert not load.other, "unexpected answers: %r" % load.other[:5]
         tally.acked.update(load.acked)
         tally.refused += load.refused
         if lag:
             tally.kills_lagging += 1
         check_offline(engine, tally.acked)
-        mark, last = engine.offline_state()
-        if mark is not None and mark < last:
-            tally.behind_at_restart += 1
-        d = start(e)
+        if mode != "server":
+            mark, last = engine.offline_state()
+            if mark is not None and mark < last:
+                tally.behind_at_restart += 1
+            d = start(e)
         i += 1
         tally.cycles = i
         if i % full_every == 0:

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from hookd_harness import (HOOKD_BIN, SECRET, Conn, build_request, encode, hookd_factory, message,
+from hookd_harness import (HOOKD_BIN, SECRET, build_request, encode, hookd_factory, message,
                            module_factory, sign)
 
 __all__ = ["hookd_factory", "module_factory"]  # fixtures used via pytest

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from hookd_harness import (write_locked, Conn, ConnectionClosed, HOST, ISO_UTC_RE, build_request,
-                           hookd_factory, message, new_id, wait_until)
+                           hookd_factory, message, wait_until)
 
 __all__ = ["hookd_factory"]
 

@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from crashlib import Load, SqliteEngine, check_full, get_json, index_lag, make_message, metrics
+from crash_engines import SqliteEngine
+from crashlib import Load, check_full, get_json, index_lag, make_message, metrics
 from hookd_harness import (Conn, build_request, hookd_factory, post_webhook,  # noqa: F401
                            wait_until)
 

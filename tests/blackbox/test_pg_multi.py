@@ -27,72 +27,26 @@ psycopg2, never through hookd.
 
 import os
 import random
-import shutil
 import signal
-import subprocess
-import tempfile
 import threading
 import time
 import urllib.parse
 
 import pytest
 
-from hookd_harness import (HOOKD_BIN, Conn, ConnectionClosed, hookd_factory, message, new_id,
-                           pg_connect, pg_url_with_db, wait_until, webhook_request)
+from hookd_harness import (Conn, ConnectionClosed, hookd_factory, message, new_id,
+                           pg_connect, wait_until, webhook_request)
+from pgcluster import PgCluster, hookd_has_postgres
 
 __all__ = ["hookd_factory"]
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-CLUSTER = os.path.join(ROOT, "scripts", "pg_cluster.sh")
-
-
-def _has_postgres():
-    try:
-        out = subprocess.run([HOOKD_BIN, "--version"], capture_output=True, timeout=30)
-    except OSError:
-        return False
-    return b"postgres" in out.stdout
-
-
-pytestmark = pytest.mark.skipif(not _has_postgres(),
+pytestmark = pytest.mark.skipif(not hookd_has_postgres(),
                                 reason="this hookd was built without the PostgreSQL engine")
-
-
-class Cluster:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="hookd-pg-")  # /tmp: the postgres user can enter
-        os.chmod(self.dir, 0o755)
-        self.admin = self._run("start", self.dir).strip()
-        self.port = urllib.parse.urlparse(self.admin).port
-
-    def _run(self, *args):
-        p = subprocess.run([CLUSTER, *args], capture_output=True, text=True, timeout=180)
-        assert p.returncode == 0, "pg_cluster.sh %s: %s" % (args, p.stderr)
-        return p.stdout
-
-    def stop(self):
-        self._run("stop", self.dir)
-
-    def start(self):
-        self._run("start", self.dir, str(self.port))
-
-    def database(self):
-        name = "multi_" + new_id("d").replace("-", "_")
-        con = pg_connect(self.admin)
-        try:
-            con.cursor().execute('CREATE DATABASE "%s"' % name)
-        finally:
-            con.close()
-        return pg_url_with_db(self.admin, name)
-
-    def destroy(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = Cluster()
+    c = PgCluster()
     try:
         yield c
     finally:

@@ -13,10 +13,8 @@ import shutil
 import signal
 import sqlite3
 import threading
-import time
 
-from hookd_harness import (hookd_factory, message, post_webhook, request, wait_until,  # noqa: F401
-                           new_id)
+from hookd_harness import (hookd_factory, message, post_webhook, request, wait_until)  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures")

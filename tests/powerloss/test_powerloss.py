@@ -25,7 +25,8 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "blackbox"))
 
-from crashlib import Load, SqliteEngine, check_full, index_lag  # noqa: E402
+from crash_engines import SqliteEngine  # noqa: E402
+from crashlib import Load, check_full, index_lag  # noqa: E402
 from hookd_harness import DaemonPool, wait_until  # noqa: E402
 
 SHIM = os.environ.get("POWERLOSS_SHIM", "")
