@@ -13,10 +13,10 @@
 #include "defs.h"
 
 struct buf {
-  char *data;  /* owned; NULL until the first append */
-  size_t len;  /* bytes used */
-  size_t cap;  /* bytes allocated */
-  int oom;     /* an allocation failed; contents are incomplete */
+  char *data; /* owned; NULL until the first append */
+  size_t len; /* bytes used */
+  size_t cap; /* bytes allocated */
+  int oom;    /* an allocation failed; contents are incomplete */
 };
 
 void buf_free(buf *b);

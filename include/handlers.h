@@ -20,16 +20,16 @@ int handle_submit_read(conn *c, store_read *r);
 /* 503 + Retry-After for a store_refusal. */
 void handle_refused(conn *c, int refusal);
 
-void handle_webhook(conn *c);   /* handlers/webhook.cc */
-void handle_messages(conn *c);  /* handlers/messages.cc */
+void handle_webhook(conn *c);  /* handlers/webhook.cc */
+void handle_messages(conn *c); /* handlers/messages.cc */
 /* GET /messages' parameters into q; every problem goes to errs (422).
  * Exposed for the fuzz target (tests/fuzz/fuzz_query.cc). */
 void messages_parse_query(str qs, store_query *q, msg_errors *errs);
-void handle_stats(conn *c);     /* handlers/stats.cc */
-void handle_live(conn *c);      /* handlers/health.cc */
-void handle_ready(conn *c);     /* handlers/health.cc */
-void handle_metrics(conn *c);   /* handlers/metrics.cc */
-void handle_dashboard(conn *c); /* handlers/dashboard.cc: /, /ui and assets */
+void handle_stats(conn *c);      /* handlers/stats.cc */
+void handle_live(conn *c);       /* handlers/health.cc */
+void handle_ready(conn *c);      /* handlers/health.cc */
+void handle_metrics(conn *c);    /* handlers/metrics.cc */
+void handle_dashboard(conn *c);  /* handlers/dashboard.cc: /, /ui and assets */
 void handle_events(conn *c);     /* handlers/events.cc: GET /events (SSE) */
 void handle_snapshot(conn *c);   /* handlers/events.cc */
 void handle_rejections(conn *c); /* handlers/events.cc */

@@ -21,7 +21,7 @@ struct response {
  * keep_alive selects the Connection header; http10 says the client spoke
  * HTTP/1.0 (which needs an explicit keep-alive). Returns the length, which
  * always fits HTTP_MAX_RESPONSE_HEAD (the values are bounded). */
-size_t response_head(char *out, const response *r, size_t body_len, str request_id,
-                     int keep_alive, int http10);
+size_t response_head(char *out, const response *r, size_t body_len, str request_id, int keep_alive,
+                     int http10);
 
 #endif

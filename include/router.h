@@ -12,7 +12,6 @@ struct conn;
 
 typedef void (*route_handler)(conn *c);
 
-
 /* Who may call a route. 0 is deliberately not a class: a row that forgets
  * its class does not compile (static_assert in router.cc). */
 enum route_auth {

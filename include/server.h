@@ -17,14 +17,14 @@ struct store;
 struct server {
   uv_loop_t *loop;
   uv_tcp_t listener;
-  uv_timer_t grace;          /* shutdown deadline for in-flight work */
-  config *cfg;               /* owned by main; the secret may be reloaded */
-  conn_set conns;            /* the open connections, limits, routing (conn.h) */
+  uv_timer_t grace; /* shutdown deadline for in-flight work */
+  config *cfg;      /* owned by main; the secret may be reloaded */
+  conn_set conns;   /* the open connections, limits, routing (conn.h) */
   store *st;
-  int port;                  /* the port actually bound */
+  int port; /* the port actually bound */
   int listening;
-  int stopped;               /* on_stopped already called */
-  int64_t started_ms;        /* wall clock at start */
+  int stopped;                  /* on_stopped already called */
+  int64_t started_ms;           /* wall clock at start */
   void (*on_stopped)(server *); /* every connection closed, store idle */
 };
 

@@ -8,7 +8,7 @@ struct cache_entry {
   int used;
   int route;
   uint64_t gen;
-  buf key;   /* the raw query string */
+  buf key; /* the raw query string */
   buf body;
 };
 

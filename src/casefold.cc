@@ -18,8 +18,10 @@ uint32_t casefold_cp(uint32_t cp) {
   size_t lo = 0, hi = sizeof(runs) / sizeof(runs[0]);
   while (lo < hi) { /* last run with first <= cp */
     size_t mid = (lo + hi) / 2;
-    if (runs[mid].first <= cp) lo = mid + 1;
-    else hi = mid;
+    if (runs[mid].first <= cp)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   if (lo == 0) return cp;
   const fold_run *r = &runs[lo - 1];

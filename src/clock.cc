@@ -36,9 +36,8 @@ void clock_iso_ms(int64_t wall_ms, char out[CLOCK_ISO_LEN + 1]) {
   struct tm tm;
   gmtime_r(&secs, &tm);
   char tmp[64]; /* roomy: the compiler cannot prove the fields are 2 digits */
-  snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-           (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-           tm.tm_sec, (int)(wall_ms % 1000));
+  snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(wall_ms % 1000));
   memcpy(out, tmp, CLOCK_ISO_LEN);
   out[CLOCK_ISO_LEN] = 0;
   memcpy(cached, out, sizeof(cached));

@@ -27,9 +27,12 @@ void history_response(int status, int webhook, int dup, int console) {
   (*cls)++;
   (*total)++;
   if (!webhook) return;
-  if (status != 200) p->rejected++;
-  else if (dup == 1) p->duplicate++;
-  else p->created++;
+  if (status != 200)
+    p->rejected++;
+  else if (dup == 1)
+    p->duplicate++;
+  else
+    p->created++;
 }
 
 static void push(const history_point *p) {

@@ -19,16 +19,15 @@
 static struct {
   int level;
   int fd;
-  int running;          /* writer thread started */
-  int stopping;         /* guarded by mu */
+  int running;  /* writer thread started */
+  int stopping; /* guarded by mu */
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t cond;
-  buf pending;          /* guarded by mu */
-  buf scratch;          /* loop thread only */
-  uint64_t dropped;     /* guarded by mu */
-} g_log = {LOG_INFO, 1, 0, 0, {}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-           {}, {}, 0};
+  buf pending;      /* guarded by mu */
+  buf scratch;      /* loop thread only */
+  uint64_t dropped; /* guarded by mu */
+} g_log = {LOG_INFO, 1, 0, 0, {}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {}, {}, 0};
 
 static void write_all(int fd, const char *p, size_t n) {
   while (n) {

@@ -17,11 +17,11 @@ static const char *const field_names[F_COUNT] = {"message_id", "from", "to", "ts
 enum kind { K_ABSENT = 0, K_STRING, K_NULL, K_OTHER };
 
 struct sax {
-  int depth;        /* 0 outside, 1 inside the top-level object */
-  int root_object;  /* top-level value was an object */
-  int cur;          /* field of the pending value at depth 1 */
+  int depth;       /* 0 outside, 1 inside the top-level object */
+  int root_object; /* top-level value was an object */
+  int cur;         /* field of the pending value at depth 1 */
   int too_deep;
-  int bad_utf8;     /* a string or key decoded to invalid UTF-8 (lone surrogate) */
+  int bad_utf8; /* a string or key decoded to invalid UTF-8 (lone surrogate) */
   int kind[F_COUNT];
   str val[F_COUNT];
 
@@ -42,14 +42,38 @@ struct sax {
     }
     return true;
   }
-  bool Null() { scalar(K_NULL, NULL, 0); return true; }
-  bool Bool(bool) { scalar(K_OTHER, NULL, 0); return true; }
-  bool Int(int) { scalar(K_OTHER, NULL, 0); return true; }
-  bool Uint(unsigned) { scalar(K_OTHER, NULL, 0); return true; }
-  bool Int64(int64_t) { scalar(K_OTHER, NULL, 0); return true; }
-  bool Uint64(uint64_t) { scalar(K_OTHER, NULL, 0); return true; }
-  bool Double(double) { scalar(K_OTHER, NULL, 0); return true; }
-  bool RawNumber(const char *, rapidjson::SizeType, bool) { scalar(K_OTHER, NULL, 0); return true; }
+  bool Null() {
+    scalar(K_NULL, NULL, 0);
+    return true;
+  }
+  bool Bool(bool) {
+    scalar(K_OTHER, NULL, 0);
+    return true;
+  }
+  bool Int(int) {
+    scalar(K_OTHER, NULL, 0);
+    return true;
+  }
+  bool Uint(unsigned) {
+    scalar(K_OTHER, NULL, 0);
+    return true;
+  }
+  bool Int64(int64_t) {
+    scalar(K_OTHER, NULL, 0);
+    return true;
+  }
+  bool Uint64(uint64_t) {
+    scalar(K_OTHER, NULL, 0);
+    return true;
+  }
+  bool Double(double) {
+    scalar(K_OTHER, NULL, 0);
+    return true;
+  }
+  bool RawNumber(const char *, rapidjson::SizeType, bool) {
+    scalar(K_OTHER, NULL, 0);
+    return true;
+  }
   /* RapidJSON lets a lone \\uDC00 escape through as invalid UTF-8: check
    * every decoded string, known field or not. */
   bool String(const char *s, rapidjson::SizeType n, bool) {
@@ -77,13 +101,19 @@ struct sax {
       if (strlen(field_names[f]) == n && memcmp(field_names[f], s, n) == 0) cur = f;
     return true;
   }
-  bool EndObject(rapidjson::SizeType) { depth--; return true; }
+  bool EndObject(rapidjson::SizeType) {
+    depth--;
+    return true;
+  }
   bool StartArray() { return open(); }
-  bool EndArray(rapidjson::SizeType) { depth--; return true; }
+  bool EndArray(rapidjson::SizeType) {
+    depth--;
+    return true;
+  }
 };
 
-void msg_errors_add(msg_errors *errs, const char *where, const char *field,
-                    const char *msg, const char *type) {
+void msg_errors_add(msg_errors *errs, const char *where, const char *field, const char *msg,
+                    const char *type) {
   if (errs->n >= MSG_MAX_ERRORS) return;
   errs->e[errs->n++] = msg_error{where, field, msg, type};
 }
@@ -108,8 +138,8 @@ int ts_parse(const char *s, size_t n, char *key, size_t *keylen, const char **wh
   static const char *const bad_format =
       "must be an ISO-8601 UTC timestamp YYYY-MM-DDTHH:MM:SS[.fraction]Z";
   *why = bad_format;
-  if (n < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-      s[16] != ':' || s[n - 1] != 'Z')
+  if (n < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+      s[n - 1] != 'Z')
     return -1;
   int year = digits(s, 4), mon = digits(s + 5, 2), day = digits(s + 8, 2);
   int hh = digits(s + 11, 2), mm = digits(s + 14, 2), ss = digits(s + 17, 2);
@@ -127,8 +157,7 @@ int ts_parse(const char *s, size_t n, char *key, size_t *keylen, const char **wh
   }
   static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (year < 1 || mon < 1 || mon > 12 || day < 1 ||
-      day > mdays[mon - 1] + (mon == 2 && leap)) {
+  if (year < 1 || mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] + (mon == 2 && leap)) {
     *why = "is not a real calendar date";
     return -1;
   }
@@ -166,10 +195,14 @@ int message_parse(char *body, size_t len, message *m, msg_errors *errs) {
   rapidjson::ParseResult pr = reader.Parse<flags>(is, h);
   if (!pr) {
     const char *why;
-    if (h.too_deep) why = "JSON nesting is too deep";
-    else if (h.bad_utf8) why = "a string escapes to invalid UTF-8 (lone surrogate)";
-    else if (pr.Code() == rapidjson::kParseErrorStringInvalidEncoding) why = "body is not valid UTF-8";
-    else why = rapidjson::GetParseError_En(pr.Code());
+    if (h.too_deep)
+      why = "JSON nesting is too deep";
+    else if (h.bad_utf8)
+      why = "a string escapes to invalid UTF-8 (lone surrogate)";
+    else if (pr.Code() == rapidjson::kParseErrorStringInvalidEncoding)
+      why = "body is not valid UTF-8";
+    else
+      why = rapidjson::GetParseError_En(pr.Code());
     snprintf(errs->parse_msg, sizeof(errs->parse_msg), "invalid JSON: %s (at byte %zu)", why,
              pr.Offset());
     msg_errors_add(errs, "body", NULL, errs->parse_msg, "json_invalid");

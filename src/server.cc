@@ -20,8 +20,10 @@ static void on_connection(uv_stream_t *listener, int status) {
     return;
   }
   int rc = conn_accept(&s->conns, (uv_stream_t *)&s->listener, s);
-  if (rc == UV_EMFILE || rc == UV_ENFILE) conn_refused(&s->conns, METRICS_REFUSED_DESCRIPTORS);
-  else if (rc != 0 && rc != UV_ECONNABORTED) log_event(LOG_ERROR, "accept_failed", uv_strerror(rc));
+  if (rc == UV_EMFILE || rc == UV_ENFILE)
+    conn_refused(&s->conns, METRICS_REFUSED_DESCRIPTORS);
+  else if (rc != 0 && rc != UV_ECONNABORTED)
+    log_event(LOG_ERROR, "accept_failed", uv_strerror(rc));
 }
 
 int server_listen(server *s, char *err, size_t errlen) {

@@ -17,12 +17,12 @@ TEST(json_escapes_quotes_backslashes_controls) {
 }
 
 TEST(json_keeps_valid_utf8_and_replaces_invalid) {
-  check_json("\xc3\xa9t\xc3\xa9", 5, "\"\xc3\xa9t\xc3\xa9\"");              /* été */
-  check_json("\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\"");                  /* emoji */
-  check_json("\xff", 1, "\"\\ufffd\"");                                       /* bad byte */
-  check_json("\xc0\xaf", 2, "\"\\ufffd\\ufffd\"");                            /* overlong */
-  check_json("\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\"");                 /* surrogate */
-  check_json("\xe2\x82", 2, "\"\\ufffd\\ufffd\"");                            /* truncated */
+  check_json("\xc3\xa9t\xc3\xa9", 5, "\"\xc3\xa9t\xc3\xa9\""); /* été */
+  check_json("\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\"");   /* emoji */
+  check_json("\xff", 1, "\"\\ufffd\"");                        /* bad byte */
+  check_json("\xc0\xaf", 2, "\"\\ufffd\\ufffd\"");             /* overlong */
+  check_json("\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\"");  /* surrogate */
+  check_json("\xe2\x82", 2, "\"\\ufffd\\ufffd\"");             /* truncated */
 }
 
 TEST(utf8_count_validates) {

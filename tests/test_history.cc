@@ -39,7 +39,7 @@ TEST(a_second_counts_each_kind) {
   history_response(401, 1, -1, 0);                            /* rejected */
   history_response(200, 0, -1, 0);                            /* a read */
   history_response(503, 0, -1, 0);
-  history_response(200, 0, -1, 1);                            /* the console's */
+  history_response(200, 0, -1, 1); /* the console's */
   for (int i = 0; i < 4; i++) metrics_request(ROUTE_WEBHOOK, 200, 2.0);
   history_tick((int64_t)(T0 + 1) * 1000 + 5); /* closes second T0 */
   check_json(1, "\"end\":1000000,\"n\":1");

@@ -21,18 +21,17 @@ static int field_error(const msg_errors *e, const char *field) {
   return 0;
 }
 
-static int body_error(const msg_errors *e) {
-  return e->n == 1 && e->e[0].field == NULL;
-}
+static int body_error(const msg_errors *e) { return e->n == 1 && e->e[0].field == NULL; }
 
-#define OK_BODY(json) \
-  "{\"message_id\":\"m1\",\"from\":\"+919876543210\",\"to\":\"+14155550100\",\"ts\":\"2025-01-15T10:00:00Z\"" json "}"
+#define OK_BODY(json)                                                                           \
+  "{\"message_id\":\"m1\",\"from\":\"+919876543210\",\"to\":\"+14155550100\",\"ts\":\"2025-01-" \
+  "15T10:00:00Z\"" json "}"
 
 TEST(valid_message_parses_all_fields) {
   message m;
   msg_errors e;
   char *b;
-  CHECK_EQ_INT(parse(OK_BODY(",\"text\":\"Hello \\\"you\\\" \\u00e9\"") , &m, &e, &b), 0);
+  CHECK_EQ_INT(parse(OK_BODY(",\"text\":\"Hello \\\"you\\\" \\u00e9\""), &m, &e, &b), 0);
   CHECK_STR(m.message_id.base, m.message_id.len, "m1");
   CHECK_STR(m.from.base, m.from.len, "+919876543210");
   CHECK_STR(m.to.base, m.to.len, "+14155550100");
@@ -57,7 +56,8 @@ TEST(unknown_and_nested_fields_ignored) {
   message m;
   msg_errors e;
   char *b;
-  CHECK_EQ_INT(parse(OK_BODY(",\"extra\":{\"from\":5,\"a\":[1,{\"ts\":null}]},\"n\":1.5"), &m, &e, &b), 0);
+  CHECK_EQ_INT(
+      parse(OK_BODY(",\"extra\":{\"from\":5,\"a\":[1,{\"ts\":null}]},\"n\":1.5"), &m, &e, &b), 0);
   CHECK_STR(m.from.base, m.from.len, "+919876543210");
   free(b);
 }
@@ -74,29 +74,51 @@ TEST(validation_table) {
       {"[1,2]", NULL},
       {"\"str\"", NULL},
       {"{} x", NULL},
-      {"{\"message_id\":\"m\xff\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\"}", NULL},
+      {"{\"message_id\":\"m\xff\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\"}",
+       NULL},
       {"{\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\"}", "message_id"},
-      {"{\"message_id\":\"\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\"}", "message_id"},
-      {"{\"message_id\":7,\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\"}", "message_id"},
-      {"{\"message_id\":\"a\\u0000b\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\"}", "message_id"},
-      {"{\"message_id\":\"m\",\"from\":\"1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\"}", "from"},
-      {"{\"message_id\":\"m\",\"from\":\"+\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\"}", "from"},
-      {"{\"message_id\":\"m\",\"from\":\"+1234567890123456\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\"}", "from"},
-      {"{\"message_id\":\"m\",\"from\":\"+12a\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\"}", "from"},
+      {"{\"message_id\":\"\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\"}",
+       "message_id"},
+      {"{\"message_id\":7,\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\"}",
+       "message_id"},
+      {"{\"message_id\":\"a\\u0000b\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:"
+       "00Z\"}",
+       "message_id"},
+      {"{\"message_id\":\"m\",\"from\":\"1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\"}",
+       "from"},
+      {"{\"message_id\":\"m\",\"from\":\"+\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\"}",
+       "from"},
+      {"{\"message_id\":\"m\",\"from\":\"+1234567890123456\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:"
+       "00:00Z\"}",
+       "from"},
+      {"{\"message_id\":\"m\",\"from\":\"+12a\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\"}",
+       "from"},
       {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":null,\"ts\":\"2025-01-15T10:00:00Z\"}", "to"},
-      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":[\"+1\"],\"ts\":\"2025-01-15T10:00:00Z\"}", "to"},
+      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":[\"+1\"],\"ts\":\"2025-01-15T10:00:00Z\"}",
+       "to"},
       {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00\"}", "ts"},
-      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-02-30T10:00:00Z\"}", "ts"},
-      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2023-02-29T10:00:00Z\"}", "ts"},
-      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T24:00:00Z\"}", "ts"},
-      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:60Z\"}", "ts"},
-      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15t10:00:00z\"}", "ts"},
-      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00+00:00\"}", "ts"},
-      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00.Z\"}", "ts"},
+      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-02-30T10:00:00Z\"}",
+       "ts"},
+      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2023-02-29T10:00:00Z\"}",
+       "ts"},
+      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T24:00:00Z\"}",
+       "ts"},
+      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:60Z\"}",
+       "ts"},
+      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15t10:00:00z\"}",
+       "ts"},
+      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00+00:00\"}",
+       "ts"},
+      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00.Z\"}",
+       "ts"},
       {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-1-15T10:00:00Z\"}", "ts"},
       {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":1736935200}", "ts"},
-      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\",\"text\":5}", "text"},
-      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\",\"text\":{}}", "text"},
+      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\","
+       "\"text\":5}",
+       "text"},
+      {"{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\","
+       "\"text\":{}}",
+       "text"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     message m;
@@ -121,7 +143,8 @@ TEST(every_missing_field_reported) {
         field_error(&e, "ts"));
   buf out = {};
   msg_errors_json(&e, &out);
-  CHECK(out.len > 0 && memcmp(out.data, "{\"detail\":[{\"loc\":[\"body\",\"message_id\"]", 39) == 0);
+  CHECK(out.len > 0 &&
+        memcmp(out.data, "{\"detail\":[{\"loc\":[\"body\",\"message_id\"]", 39) == 0);
   buf_free(&out);
   free(b);
 }
@@ -130,7 +153,9 @@ TEST(text_limit_counts_code_points) {
   /* 4096 two-byte characters (8192 bytes) pass, 4097 fail. */
   for (int n = 4096; n <= 4097; n++) {
     buf j = {};
-    buf_puts(&j, "{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\",\"text\":\"");
+    buf_puts(&j,
+             "{\"message_id\":\"m\",\"from\":\"+1\",\"to\":\"+1\",\"ts\":\"2025-01-15T10:00:00Z\","
+             "\"text\":\"");
     for (int i = 0; i < n; i++) buf_puts(&j, "\xc3\xa9");
     buf_puts(&j, "\"}");
     buf_reserve(&j, MSG_PARSE_PAD);
@@ -173,8 +198,8 @@ static void key_of(const char *ts, char *key) {
 
 TEST(ts_key_orders_chronologically) {
   const char *in_order[] = {
-      "2024-02-29T23:59:59Z",       "2025-01-15T10:00:00Z",   "2025-01-15T10:00:00.000001Z",
-      "2025-01-15T10:00:00.05Z",    "2025-01-15T10:00:00.5Z", "2025-01-15T10:00:00.9999Z",
+      "2024-02-29T23:59:59Z",    "2025-01-15T10:00:00Z",   "2025-01-15T10:00:00.000001Z",
+      "2025-01-15T10:00:00.05Z", "2025-01-15T10:00:00.5Z", "2025-01-15T10:00:00.9999Z",
       "2025-01-15T10:00:01Z",
   };
   char prev[MSG_TS_KEY_MAX + 1] = "";
