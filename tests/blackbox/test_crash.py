@@ -90,8 +90,9 @@ def test_postgres_server_crash_check_can_fail(tmp_path):
         engine = PgEngine(cluster, cluster.database("lossy"))
         engine.modes = ("server",)
         cwd = str(tmp_path / "crash")
-        with pytest.raises(AssertionError, match="acknowledged but lost"):
+        with pytest.raises(AssertionError, match="acknowledged but lost") as lost:
             crash_cycles(lambda e: pool.start(env=e, cwd=cwd), engine, tally, cycles=3)
+        print(str(lost.value).splitlines()[0], file=sys.stderr)
     finally:
         try:
             pool.finish()
