@@ -46,10 +46,12 @@ pgdir=$(mktemp -d /tmp/hookd-pg-test.XXXXXX)
 chmod 755 "$pgdir"
 trap 'scripts/pg_cluster.sh stop "$pgdir" || true; rm -rf "$pgdir"' EXIT
 if pgurl=$(scripts/pg_cluster.sh start "$pgdir"); then
-  # Not here: test_pg_multi (its own cluster, run by meson test) and the
-  # SQLite engine's own tests (its files, indexer, crash and fault cases).
+  # Not here: test_pg_multi and test_crash_pg (their own clusters, run by
+  # meson test) and the SQLite engine's own tests (its files, indexer,
+  # crash and fault cases).
   HOOKD_BIN="$PWD/build-test-release/hookd" HOOKD_TEST_PG_URL="$pgurl" $py -m pytest -q \
     -p no:cacheprovider tests/blackbox --ignore=tests/blackbox/test_pg_multi.py \
+    --ignore=tests/blackbox/test_crash_pg.py \
     --ignore=tests/blackbox/test_storage.py --ignore=tests/blackbox/test_crash.py \
     --ignore=tests/blackbox/test_faults.py \
     > build-test-release/blackbox-pg.log 2>&1 || status=1
@@ -62,9 +64,11 @@ tail -n 3 build-test-release/blackbox-pg.log >&2
 echo "== static: build" >&2
 scripts/build-static.sh
 echo "== static: black-box tests" >&2
-# The static build has no PostgreSQL engine (README): no test_pg_multi.
+# The static build has no PostgreSQL engine (README): no test_pg_multi,
+# no test_crash_pg.
 HOOKD_BIN="$PWD/build-static/hookd" $py -m pytest -q -p no:cacheprovider tests/blackbox \
-  --ignore=tests/blackbox/test_pg_multi.py > build-static/blackbox.log 2>&1 || status=1
+  --ignore=tests/blackbox/test_pg_multi.py --ignore=tests/blackbox/test_crash_pg.py \
+  > build-static/blackbox.log 2>&1 || status=1
 tail -n 3 build-static/blackbox.log >&2
 echo "== static: reproducible builds, size budget" >&2
 $py -m pytest -q -p no:cacheprovider tests/deploy/test_release.py \
