@@ -198,16 +198,10 @@ int main(int argc, char **argv) {
   store_set_idle_cb(st, on_store_idle, s);
   store_set_hooks(st, &hooks);
 
-  if (server_listen(s, err, sizeof(err)) != 0) {
-    fprintf(stderr, "hookd: %s\n", err);
-    store_close(st);
-    return 1;
-  }
-  if (log_init(g.cfg.log_level, STDOUT_FILENO) != 0) {
-    fprintf(stderr, "hookd: cannot start the log thread\n");
-    return 1;
-  }
-
+  /* Signals are watched before the socket listens: once a client (or a
+   * supervisor) can see the port, a SIGHUP or SIGTERM must not take the
+   * default action and kill the process. Their callbacks run only inside
+   * uv_run, when everything below is set up. */
   uv_signal_t *sig[3] = {&g.sigterm, &g.sigint, &g.sighup};
   const int signum[3] = {SIGTERM, SIGINT, SIGHUP};
   for (int i = 0; i < 3; i++) {
@@ -217,6 +211,16 @@ int main(int argc, char **argv) {
       fprintf(stderr, "hookd: cannot watch signal %d: %s\n", signum[i], uv_strerror(rc));
       return 1;
     }
+  }
+
+  if (server_listen(s, err, sizeof(err)) != 0) {
+    fprintf(stderr, "hookd: %s\n", err);
+    store_close(st);
+    return 1;
+  }
+  if (log_init(g.cfg.log_level, STDOUT_FILENO) != 0) {
+    fprintf(stderr, "hookd: cannot start the log thread\n");
+    return 1;
   }
 
   buf *b = log_begin(LOG_INFO);
