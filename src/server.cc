@@ -70,6 +70,7 @@ int server_listen(server *s, char *err, size_t errlen) {
 static void on_grace(uv_timer_t *t) {
   server *s = (server *)t->data;
   log_event(LOG_WARN, "shutdown_grace_expired", "closing connections with work in flight");
+  store_expire(s->st);
   for (conn *c = s->conns.head; c; c = c->next) conn_close(c);
 }
 

@@ -39,6 +39,9 @@ void store_pool_init(store_pool *p, store *st, job_work_fn work, uint64_t *db_er
 /* Runs r on a free slot or queues it. 0 (r->done follows), STORE_E_FULL
  * or STORE_E_NOMEM. */
 int store_pool_submit(store_pool *p, store_read *r);
+/* Fails every waiting read (STORE_BUSY, "shutting down"); running ones
+ * finish as usual. */
+void store_pool_expire(store_pool *p);
 static inline int store_pool_idle(const store_pool *p) { return !p->running && !p->head; }
 
 #endif

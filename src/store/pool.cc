@@ -61,6 +61,20 @@ void store_pool_init(store_pool *p, store *st, job_work_fn work, uint64_t *db_er
   p->db_errors = db_errors;
   p->slots = slots;
   p->max_queue = max_queue;
+  st->reads = p;
+}
+
+void store_pool_expire(store_pool *p) {
+  while (p->head) {
+    store_read *r = p->head;
+    p->head = r->next;
+    if (!p->head) p->tail = NULL;
+    p->len--;
+    r->rc = STORE_BUSY;
+    snprintf(r->err, sizeof(r->err), "shutting down");
+    r->done(r); /* may free r */
+  }
+  store_notify_idle(p->st);
 }
 
 int store_pool_submit(store_pool *p, store_read *r) {

@@ -494,6 +494,36 @@ def test_a_read_stops_after_the_read_timeout_whatever_the_lock_wait(cluster, hoo
     assert d.request("GET", "/messages").status == 200
 
 
+def test_sigterm_under_a_lock_does_not_run_the_waiting_reads_one_by_one(cluster,
+                                                                        hookd_factory):
+    """An operator's lock and more reads than readers: each read runs up to
+    the 5 s read timeout, two at a time. On SIGTERM the reads still waiting
+    for a reader when the shutdown grace (10 s) expires fail at once, so
+    the exit waits for the grace plus the reads already running (~15 s),
+    not for every queued read in turn (12 reads: 30 s)."""
+    url = cluster.database()
+    d = hookd_factory(env={"DATABASE_URL": url, "DB_BUSY_TIMEOUT_MS": "600000",
+                           "DB_READERS": "2"})
+    post_ok(d, message())
+    lock = HeldLock(url, "messages", "ACCESS EXCLUSIVE")
+    out = []
+    try:
+        paths = ["/messages?q=w%d" % i for i in range(12)]
+        t = threading.Thread(target=lambda: out.extend(concurrent_gets(d, paths, 45)))
+        t.start()
+        time.sleep(0.5)
+        rc, took = timed(d.stop, timeout=45)
+        assert rc == 0, (rc, d.describe())
+        assert 10.0 < took < 17.0, took
+        assert any(r.get("event") == "shutdown_grace_expired" for r in d.records()), d.describe()
+        t.join(50)
+    finally:
+        lock.release()
+    # No read got an answer other than 503 (the rest lost their connection
+    # when the grace expired).
+    assert len(out) == 12 and all(o is None or o[0] == 503 for o in out), out
+
+
 def test_busy_timeout_zero_never_waits(cluster, hookd_factory):
     """DB_BUSY_TIMEOUT_MS=0 means "do not wait for a lock" (as with SQLite),
     not "wait for ever": a webhook and a read under a held lock answer 503
