@@ -154,6 +154,10 @@ void conn_hold(conn *c);
  * last reference. A job's callback answers first (conn_respond is safe on a
  * closing conn), then releases. */
 void conn_release(conn *c);
+/* conn.cc, for conn_respond.cc: start reading (unless closing), and the
+ * step after a response is out (close, or wait for the next request). */
+void conn_read_start(conn *c);
+void conn_response_done(conn *c);
 /* Closes now (no response). */
 void conn_close(conn *c);
 /* For shutdown: close if idle, otherwise close after the current response. */

@@ -16,7 +16,7 @@
  * the head is out, stream.cc owns the body queue, no timer runs until
  * stream_end arms STREAM_END_MS for the stream's last words, and reading
  * continues only to see the client leave; it ends in LINGER or a plain
- * close. */
+ * close. Writing a response is in conn_respond.cc. */
 #include "conn.h"
 
 #include <stdio.h>
@@ -34,7 +34,6 @@ static char read_buffer[HTTP_READ_CHUNK]; /* loop thread: parsed before the next
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b);
 static void conn_run(conn *c, const char *data, size_t n);
-static void after_response(conn *c);
 
 static void conn_unref(conn *c) {
   if (--c->refs > 0) return;
@@ -72,7 +71,7 @@ static void alloc_cb(uv_handle_t *, size_t, uv_buf_t *b) {
   b->len = sizeof(read_buffer);
 }
 
-static void read_start(conn *c) {
+void conn_read_start(conn *c) {
   if ((c->flags & (CF_READING | CF_CLOSING)) == 0) {
     if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) == 0)
       c->flags |= CF_READING;
@@ -111,7 +110,7 @@ void conn_linger(conn *c) {
     return;
   }
   timer_set(c, LINGER_MS);
-  read_start(c);
+  conn_read_start(c);
 }
 
 /* ---- Timeouts --------------------------------------------------------- */
@@ -135,7 +134,7 @@ static void on_timer(uv_timer_t *t) {
 void conn_begin(conn *c) {
   c->state = CS_IDLE;
   timer_set(c, c->set->cfg->idle_timeout_ms);
-  read_start(c);
+  conn_read_start(c);
 }
 
 /* ---- Reading and parsing ---------------------------------------------- */
@@ -228,11 +227,12 @@ static void conn_run(conn *c, const char *data, size_t n) {
   while (!(c->flags & CF_CLOSING) && c->state == CS_IDLE && c->pending_off < c->pending.len)
     conn_execute(c, c->pending.data + c->pending_off, c->pending.len - c->pending_off);
   c->flags &= ~CF_IN_RUN;
-  if (!(c->flags & CF_CLOSING) && (c->state == CS_IDLE || c->state == CS_READING)) read_start(c);
+  if (!(c->flags & CF_CLOSING) && (c->state == CS_IDLE || c->state == CS_READING))
+    conn_read_start(c);
 }
 
 /* The response is out: close, or get ready for the next request. */
-static void after_response(conn *c) {
+void conn_response_done(conn *c) {
   if (c->flags & CF_CLOSING) return;
   if (c->flags & CF_CLOSE_AFTER) {
     conn_linger(c);
@@ -249,103 +249,6 @@ static void after_response(conn *c) {
   memset(&c->resp, 0, sizeof(c->resp));
   timer_set(c, c->set->cfg->idle_timeout_ms);
   if (!(c->flags & CF_IN_RUN)) conn_run(c, NULL, 0);
-}
-
-/* ---- Writing ---------------------------------------------------------- */
-
-static void on_write(uv_write_t *w, int status) {
-  conn *c = (conn *)w->data;
-  if (status != 0) {
-    conn_close(c);
-    return;
-  }
-  after_response(c);
-}
-
-/* Everything that counts an answered request: id, metrics, log, console. */
-static void account(conn *c, int status) {
-  c->resp.status = status;
-  if (c->route < 0) c->route = c->set->route_of(c); /* errors before routing */
-  double latency_ms = (double)(clock_mono_ns() - c->start_ns) / 1e6;
-  conn_assign_request_id(c);
-  metrics_request(c->route, status, latency_ms);
-  if (c->set->on_answered) c->set->on_answered(c, status);
-  conn_log_request(c, status, latency_ms);
-}
-
-size_t conn_respond_stream(conn *c, int status) {
-  c->resp.stream = 1;
-  c->flags |= CF_CLOSE_AFTER;
-  account(c, status);
-  int http10 = llhttp_get_http_major(&c->parser) == 1 && llhttp_get_http_minor(&c->parser) == 0;
-  size_t hlen = response_head(c->head, &c->resp, 0, str{c->rid, c->rid_len}, 0, http10);
-  c->state = CS_STREAM;
-  uv_timer_stop(&c->timer);
-  read_start(c);
-  return hlen;
-}
-
-void conn_respond(conn *c, int status) {
-  account(c, status);
-  if (c->flags & CF_CLOSING) return;
-
-  int keep_alive = !(c->flags & CF_CLOSE_AFTER);
-  int http10 = llhttp_get_http_major(&c->parser) == 1 && llhttp_get_http_minor(&c->parser) == 0;
-  str body = c->static_body.base ? c->static_body : str{c->out.data, c->out.len};
-  c->static_body = str{NULL, 0};
-  size_t hlen =
-      response_head(c->head, &c->resp, body.len, str{c->rid, c->rid_len}, keep_alive, http10);
-  c->wbufs[0] = uv_buf_init(c->head, (unsigned)hlen);
-  c->wbufs[1] = uv_buf_init((char *)body.base, (unsigned)body.len); /* libuv only reads it */
-  int nbufs = body.len ? 2 : 1;
-  size_t total = hlen + body.len;
-  int rc = uv_try_write((uv_stream_t *)&c->tcp, c->wbufs, (unsigned)nbufs);
-  if (rc == (int)total) {
-    after_response(c);
-    return;
-  }
-  if (rc < 0 && rc != UV_EAGAIN) {
-    conn_close(c);
-    return;
-  }
-  /* Partial: queue the rest and wait. */
-  size_t done = rc > 0 ? (size_t)rc : 0;
-  uv_buf_t *bufs = c->wbufs;
-  if (done >= hlen) {
-    bufs = &c->wbufs[1];
-    bufs->base += done - hlen;
-    bufs->len -= (unsigned)(done - hlen);
-    nbufs = 1;
-  } else {
-    bufs->base += done;
-    bufs->len -= (unsigned)done;
-  }
-  c->state = CS_WRITING;
-  c->wreq.data = c;
-  timer_set(c, c->set->cfg->idle_timeout_ms);
-  if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, (unsigned)nbufs, on_write) != 0)
-    conn_close(c);
-}
-
-void conn_respond_body(conn *c, int status, const void *body, size_t len) {
-  buf_reset(&c->out);
-  buf_append(&c->out, body, len);
-  conn_respond(c, status);
-}
-
-void conn_respond_static(conn *c, int status, const void *body, size_t len) {
-  buf_reset(&c->out);
-  c->static_body = str{(const char *)body, len};
-  conn_respond(c, status);
-  c->static_body = str{NULL, 0}; /* also when account() found c closing */
-}
-
-void conn_respond_detail(conn *c, int status, const char *detail) {
-  buf_reset(&c->out);
-  json_put_detail(&c->out, detail);
-  c->log.detail = detail;
-  conn_respond(c, status);
-  c->log.detail = NULL;
 }
 
 void conn_drain(conn *c) {
