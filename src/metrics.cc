@@ -1,5 +1,6 @@
-/* metrics.cc: loop-thread counters, histograms and their exposition (the
- * system figures a scrape also shows are read by metrics_sample.cc). */
+/* metrics.cc: loop-thread counters, histograms and what GET /metrics says
+ * of them (the text format is written by prom.cc; the system figures a
+ * scrape also shows are read by metrics_sample.cc). */
 #include "metrics.h"
 
 #include <stdio.h>
@@ -7,6 +8,7 @@
 
 #include "auth.h"
 #include "defs.h"
+#include "prom.h"
 #include "store.h"
 
 static const double latency_bounds[] = {0.1, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000};
@@ -153,77 +155,11 @@ void metrics_token_failure(int cls, int reason) {
     g_m.token_failures[cls][reason]++;
 }
 
-/* ---- Exposition ------------------------------------------------------- */
+/* ---- Exposition (the text format itself is prom.cc) ------------------- */
 
-static void family(buf *b, const char *name, const char *type, const char *help) {
-  buf_puts(b, "# HELP ");
-  buf_puts(b, name);
-  buf_putc(b, ' ');
-  buf_puts(b, help);
-  buf_puts(b, "\n# TYPE ");
-  buf_puts(b, name);
-  buf_putc(b, ' ');
-  buf_puts(b, type);
-  buf_putc(b, '\n');
-}
-
-static void put_num(buf *b, double v) {
-  char tmp[64];
-  int n = snprintf(tmp, sizeof(tmp), "%.15g", v);
-  buf_append(b, tmp, (size_t)n);
-}
-
-static void sample_u(buf *b, const char *name, const char *labels, uint64_t v) {
-  buf_puts(b, name);
-  if (labels) buf_puts(b, labels);
-  buf_putc(b, ' ');
-  buf_put_u64(b, v);
-  buf_putc(b, '\n');
-}
-
-static void sample_d(buf *b, const char *name, const char *labels, double v) {
-  buf_puts(b, name);
-  if (labels) buf_puts(b, labels);
-  buf_putc(b, ' ');
-  put_num(b, v);
-  buf_putc(b, '\n');
-}
-
-/* label is `key="value"` (already escaped) or NULL. */
 static void render_hist(buf *b, const char *name, const char *label, const histogram *h,
                         const double *bounds, size_t n) {
-  uint64_t cum = 0;
-  char lbl[168]; /* the caller's label (< 160 bytes) in braces */
-  for (size_t i = 0; i <= n; i++) {
-    cum += h->buckets[i];
-    buf_puts(b, name);
-    buf_puts(b, "_bucket{");
-    if (label) {
-      buf_puts(b, label);
-      buf_putc(b, ',');
-    }
-    buf_puts(b, "le=\"");
-    if (i == n)
-      buf_puts(b, "+Inf");
-    else
-      put_num(b, bounds[i]);
-    buf_puts(b, "\"} ");
-    buf_put_u64(b, cum);
-    buf_putc(b, '\n');
-  }
-  snprintf(lbl, sizeof(lbl), "%s%s%s", label ? "{" : "", label ? label : "", label ? "}" : "");
-  buf_puts(b, name);
-  buf_puts(b, "_sum");
-  buf_puts(b, lbl);
-  buf_putc(b, ' ');
-  put_num(b, h->sum);
-  buf_putc(b, '\n');
-  buf_puts(b, name);
-  buf_puts(b, "_count");
-  buf_puts(b, lbl);
-  buf_putc(b, ' ');
-  buf_put_u64(b, h->count);
-  buf_putc(b, '\n');
+  prom_hist(b, name, label, h->buckets, h->count, h->sum, bounds, n);
 }
 
 static const char *path_label(int p) { return p < nroutes ? route_labels[p] : "other"; }
@@ -231,105 +167,107 @@ static const char *path_label(int p) { return p < nroutes ? route_labels[p] : "o
 void metrics_render(buf *b, const metrics_sample *s, const store_gauges *st, uint64_t log_dropped,
                     int64_t started_ms) {
   char lbl[160];
-  family(b, "http_requests_total", "counter", "HTTP requests answered, by route and status.");
+  prom_family(b, "http_requests_total", "counter", "HTTP requests answered, by route and status.");
   for (int p = 0; p <= nroutes; p++) {
     for (size_t i = 0; i < NSTATUS; i++) {
       if (!g_m.requests[p][i]) continue;
       snprintf(lbl, sizeof(lbl), "{path=\"%s\",status=\"%d\"}", path_label(p), status_codes[i]);
-      sample_u(b, "http_requests_total", lbl, g_m.requests[p][i]);
+      prom_sample_u(b, "http_requests_total", lbl, g_m.requests[p][i]);
     }
   }
-  family(b, "webhook_requests_total", "counter", "POST /webhook outcomes.");
+  prom_family(b, "webhook_requests_total", "counter", "POST /webhook outcomes.");
   for (int r = 0; r < WH_COUNT; r++) {
     snprintf(lbl, sizeof(lbl), "{result=\"%s\"}", webhook_result_label(r));
-    sample_u(b, "webhook_requests_total", lbl, g_m.webhook[r]);
+    prom_sample_u(b, "webhook_requests_total", lbl, g_m.webhook[r]);
   }
-  family(b, "hookd_signature_failures_total", "counter",
-         "Webhooks refused 401 by the signature check, by reason.");
+  prom_family(b, "hookd_signature_failures_total", "counter",
+              "Webhooks refused 401 by the signature check, by reason.");
   for (int r = 1; r < AUTH_SIG_COUNT; r++) {
     snprintf(lbl, sizeof(lbl), "{reason=\"%s\"}", auth_sig_reason_label(r));
-    sample_u(b, "hookd_signature_failures_total", lbl, g_m.sig_failures[r]);
+    prom_sample_u(b, "hookd_signature_failures_total", lbl, g_m.sig_failures[r]);
   }
-  family(b, "hookd_token_failures_total", "counter",
-         "Requests refused 401 for a missing or invalid bearer credential, by route class and "
-         "reason.");
+  prom_family(b, "hookd_token_failures_total", "counter",
+              "Requests refused 401 for a missing or invalid bearer credential, by route class and "
+              "reason.");
   for (int k = 0; k < METRICS_TOKEN_CLASSES; k++) {
     for (int r = 1; r < AUTH_TOKEN_COUNT; r++) {
       snprintf(lbl, sizeof(lbl), "{class=\"%s\",reason=\"%s\"}",
                k == METRICS_TOKEN_READ ? "read" : "metrics", auth_token_reason_label(r));
-      sample_u(b, "hookd_token_failures_total", lbl, g_m.token_failures[k][r]);
+      prom_sample_u(b, "hookd_token_failures_total", lbl, g_m.token_failures[k][r]);
     }
   }
-  family(b, "request_latency_ms", "histogram",
-         "Time from the first byte of a request to its response, in milliseconds, by route.");
+  prom_family(b, "request_latency_ms", "histogram",
+              "Time from the first byte of a request to its response, in milliseconds, by route.");
   for (int p = 0; p <= nroutes; p++) {
     if (!g_m.latency[p].count) continue;
     snprintf(lbl, sizeof(lbl), "path=\"%s\"", path_label(p));
     render_hist(b, "request_latency_ms", lbl, &g_m.latency[p], latency_bounds, NLAT);
   }
-  family(b, "hookd_connections_open", "gauge", "Client connections open now.");
-  sample_u(b, "hookd_connections_open", NULL, (uint64_t)g_m.conns_open);
-  family(b, "hookd_connections_total", "counter", "Client connections accepted.");
-  sample_u(b, "hookd_connections_total", NULL, g_m.conns_total);
-  family(b, "hookd_connections_refused_total", "counter",
-         "Connections refused: past MAX_CONNECTIONS (answered 503, or served one health "
-         "check), or out of descriptors.");
-  sample_u(b, "hookd_connections_refused_total", "{reason=\"max_connections\"}",
-           g_m.refused[METRICS_REFUSED_MAX_CONNECTIONS]);
-  sample_u(b, "hookd_connections_refused_total", "{reason=\"descriptors\"}",
-           g_m.refused[METRICS_REFUSED_DESCRIPTORS]);
-  family(b, "hookd_requests_in_flight", "gauge", "Webhooks waiting for their commit.");
-  sample_u(b, "hookd_requests_in_flight", NULL, (uint64_t)g_m.inflight);
-  family(b, "hookd_request_timeouts_total", "counter", "Requests answered 408 (slow clients).");
-  sample_u(b, "hookd_request_timeouts_total", NULL, g_m.timeouts);
-  family(b, "hookd_writer_queue_depth", "gauge", "Webhooks queued or committing.");
-  sample_u(b, "hookd_writer_queue_depth", NULL, st->queue_depth);
-  family(b, "hookd_commit_batch_size", "histogram", "Webhooks per group commit.");
+  prom_family(b, "hookd_connections_open", "gauge", "Client connections open now.");
+  prom_sample_u(b, "hookd_connections_open", NULL, (uint64_t)g_m.conns_open);
+  prom_family(b, "hookd_connections_total", "counter", "Client connections accepted.");
+  prom_sample_u(b, "hookd_connections_total", NULL, g_m.conns_total);
+  prom_family(b, "hookd_connections_refused_total", "counter",
+              "Connections refused: past MAX_CONNECTIONS (answered 503, or served one health "
+              "check), or out of descriptors.");
+  prom_sample_u(b, "hookd_connections_refused_total", "{reason=\"max_connections\"}",
+                g_m.refused[METRICS_REFUSED_MAX_CONNECTIONS]);
+  prom_sample_u(b, "hookd_connections_refused_total", "{reason=\"descriptors\"}",
+                g_m.refused[METRICS_REFUSED_DESCRIPTORS]);
+  prom_family(b, "hookd_requests_in_flight", "gauge", "Webhooks waiting for their commit.");
+  prom_sample_u(b, "hookd_requests_in_flight", NULL, (uint64_t)g_m.inflight);
+  prom_family(b, "hookd_request_timeouts_total", "counter",
+              "Requests answered 408 (slow clients).");
+  prom_sample_u(b, "hookd_request_timeouts_total", NULL, g_m.timeouts);
+  prom_family(b, "hookd_writer_queue_depth", "gauge", "Webhooks queued or committing.");
+  prom_sample_u(b, "hookd_writer_queue_depth", NULL, st->queue_depth);
+  prom_family(b, "hookd_commit_batch_size", "histogram", "Webhooks per group commit.");
   render_hist(b, "hookd_commit_batch_size", NULL, &g_m.batch, batch_bounds, NBATCH);
-  family(b, "hookd_commit_duration_ms", "histogram",
-         "Duration of one group-commit transaction, in milliseconds.");
+  prom_family(b, "hookd_commit_duration_ms", "histogram",
+              "Duration of one group-commit transaction, in milliseconds.");
   render_hist(b, "hookd_commit_duration_ms", NULL, &g_m.commit_ms, latency_bounds, NLAT);
-  family(b, "hookd_db_errors_total", "counter", "Failed database transactions and reads.");
-  sample_u(b, "hookd_db_errors_total", NULL, st->db_errors);
+  prom_family(b, "hookd_db_errors_total", "counter", "Failed database transactions and reads.");
+  prom_sample_u(b, "hookd_db_errors_total", NULL, st->db_errors);
   if (st->index_lag_rows >= 0) {
-    family(b, "hookd_index_lag_rows", "gauge",
-           "Committed rows the indexer has not reached yet (reads scan them directly).");
-    sample_u(b, "hookd_index_lag_rows", NULL, (uint64_t)st->index_lag_rows);
-    family(b, "hookd_index_batch_size", "histogram", "Rows per indexer batch.");
+    prom_family(b, "hookd_index_lag_rows", "gauge",
+                "Committed rows the indexer has not reached yet (reads scan them directly).");
+    prom_sample_u(b, "hookd_index_lag_rows", NULL, (uint64_t)st->index_lag_rows);
+    prom_family(b, "hookd_index_batch_size", "histogram", "Rows per indexer batch.");
     render_hist(b, "hookd_index_batch_size", NULL, &g_m.index_batch, ibatch_bounds, NIBATCH);
-    family(b, "hookd_index_duration_ms", "histogram",
-           "Duration of one indexer batch, in milliseconds.");
+    prom_family(b, "hookd_index_duration_ms", "histogram",
+                "Duration of one indexer batch, in milliseconds.");
     render_hist(b, "hookd_index_duration_ms", NULL, &g_m.index_ms, ims_bounds, NIMS);
-    family(b, "hookd_storage_write_bytes_total", "counter",
-           "Bytes written to storage: the rows (acknowledging path) and the derived index.");
-    sample_u(b, "hookd_storage_write_bytes_total", "{part=\"rows\"}", st->rows_write_bytes);
-    sample_u(b, "hookd_storage_write_bytes_total", "{part=\"index\"}", st->index_write_bytes);
+    prom_family(b, "hookd_storage_write_bytes_total", "counter",
+                "Bytes written to storage: the rows (acknowledging path) and the derived index.");
+    prom_sample_u(b, "hookd_storage_write_bytes_total", "{part=\"rows\"}", st->rows_write_bytes);
+    prom_sample_u(b, "hookd_storage_write_bytes_total", "{part=\"index\"}", st->index_write_bytes);
   }
-  family(b, "hookd_log_lines_dropped_total", "counter",
-         "Log lines dropped because stdout was stuck.");
-  sample_u(b, "hookd_log_lines_dropped_total", NULL, log_dropped);
+  prom_family(b, "hookd_log_lines_dropped_total", "counter",
+              "Log lines dropped because stdout was stuck.");
+  prom_sample_u(b, "hookd_log_lines_dropped_total", NULL, log_dropped);
   if (s->db_bytes >= 0) {
-    family(b, "hookd_db_size_bytes", "gauge", "Database files plus their WALs, in bytes.");
-    sample_u(b, "hookd_db_size_bytes", NULL, (uint64_t)s->db_bytes);
+    prom_family(b, "hookd_db_size_bytes", "gauge", "Database files plus their WALs, in bytes.");
+    prom_sample_u(b, "hookd_db_size_bytes", NULL, (uint64_t)s->db_bytes);
   }
   if (s->rss_bytes >= 0) {
-    family(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-    sample_u(b, "process_resident_memory_bytes", NULL, (uint64_t)s->rss_bytes);
-    family(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
-    sample_u(b, "process_virtual_memory_bytes", NULL, (uint64_t)s->vsize_bytes);
-    family(b, "process_cpu_seconds_total", "counter", "User and system CPU time in seconds.");
-    sample_d(b, "process_cpu_seconds_total", NULL, s->cpu_seconds);
+    prom_family(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    prom_sample_u(b, "process_resident_memory_bytes", NULL, (uint64_t)s->rss_bytes);
+    prom_family(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+    prom_sample_u(b, "process_virtual_memory_bytes", NULL, (uint64_t)s->vsize_bytes);
+    prom_family(b, "process_cpu_seconds_total", "counter", "User and system CPU time in seconds.");
+    prom_sample_d(b, "process_cpu_seconds_total", NULL, s->cpu_seconds);
   }
   if (s->open_fds >= 0) {
-    family(b, "process_open_fds", "gauge", "Open file descriptors.");
-    sample_u(b, "process_open_fds", NULL, (uint64_t)s->open_fds);
+    prom_family(b, "process_open_fds", "gauge", "Open file descriptors.");
+    prom_sample_u(b, "process_open_fds", NULL, (uint64_t)s->open_fds);
   }
   if (s->max_fds >= 0) {
-    family(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
-    sample_u(b, "process_max_fds", NULL, (uint64_t)s->max_fds);
+    prom_family(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+    prom_sample_u(b, "process_max_fds", NULL, (uint64_t)s->max_fds);
   }
-  family(b, "process_start_time_seconds", "gauge", "Start time since the Unix epoch, in seconds.");
-  sample_d(b, "process_start_time_seconds", NULL, (double)started_ms / 1000.0);
-  family(b, "hookd_build_info", "gauge", "Always 1; the label carries the version.");
-  sample_u(b, "hookd_build_info", "{version=\"" HOOKD_VERSION "\"}", 1);
+  prom_family(b, "process_start_time_seconds", "gauge",
+              "Start time since the Unix epoch, in seconds.");
+  prom_sample_d(b, "process_start_time_seconds", NULL, (double)started_ms / 1000.0);
+  prom_family(b, "hookd_build_info", "gauge", "Always 1; the label carries the version.");
+  prom_sample_u(b, "hookd_build_info", "{version=\"" HOOKD_VERSION "\"}", 1);
 }
