@@ -156,7 +156,8 @@ struct store {
   uint64_t generation; /* bumped before acknowledging created rows */
   int cacheable;       /* reads may be cached by generation (one writer) */
   store_hooks hooks;
-  struct store_pool *reads; /* the engine's read scheduling (store/pool.h) */
+  struct store_pool *reads;   /* the engine's read scheduling (store/pool.h) */
+  struct store_queue *writes; /* its webhooks waiting for a commit (store/pending.h) */
   void (*idle_cb)(void *);
   void *idle_arg;
   char url[1024]; /* for logs, without a password */
@@ -174,9 +175,11 @@ void store_read_free(store_read *r); /* frees r's buffers and r */
 
 int store_idle(const store *st);
 void store_shutdown(store *st);
-/* The shutdown grace expired: reads still waiting for a reader connection
- * fail now (503) instead of each waiting its turn, so the exit waits only
- * for the reads already running (each bounded by its timeouts). */
+/* The shutdown grace expired (or a second signal came): webhooks waiting
+ * for a commit and reads waiting for a reader connection fail now (503:
+ * nothing of theirs was acknowledged) instead of each waiting its turn, so
+ * the exit waits only for the batch and the reads already running (each
+ * bounded by its timeouts). */
 void store_expire(store *st);
 void store_close(store *st);
 void store_set_idle_cb(store *st, void (*cb)(void *), void *arg);

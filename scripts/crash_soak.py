@@ -53,17 +53,17 @@ def main():
     os.makedirs(cwd, exist_ok=True)
     cluster = None
     env = {}
-    if a.engine == "postgres":
-        cluster = PgCluster()
-        engine = PgEngine(cluster, cluster.database("soak"))
-    else:
-        engine = SqliteEngine(cwd)
-        env["INDEX_BATCH"] = a.index_batch
     tally = crashlib.Tally()
     pool = DaemonPool(base)
     t0 = time.monotonic()
     ok = False
     try:
+        if a.engine == "postgres":
+            cluster = PgCluster()
+            engine = PgEngine(cluster, cluster.database("soak"))
+        else:
+            engine = SqliteEngine(cwd)
+            env["INDEX_BATCH"] = a.index_batch
         crashlib.crash_cycles(lambda e: pool.start(env=e, cwd=cwd), engine, tally,
                               cycles=a.cycles, env=env,
                               seed=a.seed, full_every=a.full_every,
@@ -76,9 +76,11 @@ def main():
             print("teardown: %s" % e, file=sys.stderr)
             ok = False
         if cluster:
-            cluster.destroy()
-        print("%s: %s in %.0f s (%s)" % ("PASS" if ok else "FAIL", tally.summary(),
-                                          time.monotonic() - t0, cwd), flush=True)
+            cluster.destroy(keep=bool(a.keep))
+        print("%s: %s in %.0f s (%s%s)" % ("PASS" if ok else "FAIL", tally.summary(),
+                                            time.monotonic() - t0, cwd,
+                                            ", cluster " + cluster.dir if cluster and a.keep
+                                            else ""), flush=True)
     return 0 if ok else 1
 
 

@@ -112,6 +112,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   (void)h;
   if (g.srv.conns.draining) {
     log_event(LOG_WARN, "shutdown_forced", "second signal: closing all connections now");
+    store_expire(g.srv.st);
     for (conn *c = g.srv.conns.head; c; c = c->next) conn_close(c);
     return;
   }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "store/engines.h"
+#include "store/pending.h"
 #include "store/pool.h"
 
 store *store_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
@@ -48,6 +49,10 @@ void store_read_free(store_read *r) {
 int store_idle(const store *st) { return st->e->idle(st); }
 void store_shutdown(store *st) { st->e->shutdown(st); }
 void store_expire(store *st) {
+  if (st->writes && st->writes->head) {
+    store_queue_fail_all(st->writes, NULL, STORE_BUSY, "shutting down");
+    store_notify_idle(st);
+  }
   if (st->reads) store_pool_expire(st->reads);
 }
 void store_close(store *st) {

@@ -79,7 +79,9 @@ class Load:
         self.clients = clients
         self.acked = []          # message_ids answered 200
         self.refused = 0         # 503 answers (not acknowledged)
+        self.no_retry_after = 0  # 503 answers without "Retry-After: 1"
         self.other = []          # any other status: a failure
+        self.errors = []         # a client's connection failed (reset, timeout)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._seed = seed if seed is not None else random.randrange(1 << 30)
@@ -112,8 +114,11 @@ class Load:
                     conn = Conn(self.port, timeout=10)
                 conn.send(webhook_request(make_message(mid, rnd)))
                 r = conn.read_response(timeout=10)
-            except (OSError, ConnectionClosed, AssertionError):
+            except (OSError, ConnectionClosed, AssertionError) as e:
                 # The daemon was killed (or closed the connection): stop.
+                # Recorded, for the modes where hookd keeps running.
+                with self._lock:
+                    self.errors.append("%s: %r" % (mid, e))
                 if conn:
                     conn.close()
                 return
@@ -122,6 +127,8 @@ class Load:
                     self.acked.append(mid)
                 elif r.status == 503:
                     self.refused += 1
+                    if r.header("Retry-After") != "1":
+                        self.no_retry_after += 1
                 else:
                     self.other.append((mid, r.status, r.body[:200]))
             if r.header("connection", "").lower() == "close":
@@ -292,6 +299,10 @@ def server_crash_during_load(d, engine, prefix, rnd, min_acked=200, max_wait=30.
     finally:
         load.stop()
         engine.start_server()
+    # hookd kept running: every client kept its connection (or was told to
+    # close it) and every refusal said when to retry.
+    assert not load.errors, "clients failed while the server was down: %r" % load.errors[:5]
+    assert load.no_retry_after == 0, "%d answers 503 without Retry-After" % load.no_retry_after
     return load
 
 

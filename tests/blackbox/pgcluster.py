@@ -1,5 +1,5 @@
 """A throw-away PostgreSQL cluster for the tests that stop, restart or crash
-the server itself (test_pg_multi.py, test_crash.py, scripts/crash_soak.py):
+the server itself (test_pg_multi.py, test_crash_pg.py, scripts/crash_soak.py):
 scripts/pg_cluster.sh runs initdb in a temp dir as the `postgres` user and
 starts the server on 127.0.0.1 at a free port. Every caller gets a fresh
 database in it with database()."""
@@ -34,7 +34,11 @@ class PgCluster:
         self.dir = tempfile.mkdtemp(prefix="hookd-pg-")  # /tmp: the postgres user can enter
         os.chmod(self.dir, 0o755)
         self.opts = [a for kv in settings for a in ("-c", kv)]
-        self.admin = self._run("start", self.dir, "0", *self.opts).strip()
+        try:
+            self.admin = self._run("start", self.dir, "0", *self.opts).strip()
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
         self.port = urllib.parse.urlparse(self.admin).port
 
     def _run(self, *args):
@@ -63,6 +67,10 @@ class PgCluster:
             con.close()
         return pg_url_with_db(self.admin, name)
 
-    def destroy(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+    def destroy(self, keep=False):
+        """Stops the server; removes its folder unless keep."""
+        try:
+            self.stop()
+        finally:
+            if not keep:
+                shutil.rmtree(self.dir, ignore_errors=True)

@@ -49,8 +49,6 @@ def test_postgres_hookd_kills_and_server_crashes_lose_nothing(tmp_path):
     assert tally.cycles >= 4
     assert tally.hookd_kills >= 2 and tally.server_crashes >= 2, tally.summary()
     assert len(tally.acked) >= 4 * 200
-    # The server crashes were seen by clients: 503 answers, never a 200 lost.
-    assert tally.refused >= tally.server_crashes, tally.summary()
 
 
 def test_postgres_server_crash_check_can_fail(tmp_path):

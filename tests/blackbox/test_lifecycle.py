@@ -316,6 +316,64 @@ def test_sigterm_under_load_loses_no_acknowledged_message(hookd_factory):
             assert m["message_id"] in stored, "acknowledged message lost"
 
 
+def _shutdown_with_commits_waiting(hookd_factory, busy_ms, second_signal):
+    """Another connection holds the write lock for the whole test: one
+    webhook's batch waits busy_ms for it, four more wait in the queue
+    behind it. Returns (seconds from SIGTERM to exit, statuses)."""
+    d = hookd_factory(env={"DB_BUSY_TIMEOUT_MS": str(busy_ms)})
+    msgs = [message(message_id=new_id("q")) for _ in range(5)]
+    results = [None] * 5
+
+    def run(i):
+        try:
+            results[i] = d.post_webhook(msgs[i], timeout=60).status
+        except (OSError, ConnectionClosed):
+            results[i] = "closed"
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(5)]
+    with write_locked(d):
+        threads[0].start()
+        wait_until(lambda: metric_value(d, "hookd_requests_in_flight") == 1, timeout=5,
+                   what="the first batch running")
+        for t in threads[1:]:
+            t.start()
+        wait_until(lambda: metric_value(d, "hookd_requests_in_flight") == 5, timeout=5,
+                   what="four webhooks queued behind it")
+        t0 = time.monotonic()
+        d.send_signal(signal.SIGTERM)
+        if second_signal:
+            time.sleep(0.5)
+            d.send_signal(signal.SIGTERM)
+        assert d.wait_exit(60) == 0, d.describe()
+        took = time.monotonic() - t0
+        d.stopped = True
+    for t in threads:
+        t.join(30)
+    stored = {r["message_id"] for r in d.rows()}
+    assert not stored & {m["message_id"] for m in msgs}, "stored under a held lock?"
+    return took, results
+
+
+def test_shutdown_grace_fails_the_commits_still_waiting(hookd_factory):
+    """At the grace's end (10 s) webhooks still queued for a commit are
+    answered 503 instead of each batch waiting DB_BUSY_TIMEOUT_MS in turn:
+    the exit comes when the running batch gives up (12 s after it began),
+    not a second 12 s later."""
+    took, results = _shutdown_with_commits_waiting(hookd_factory, 12000, False)
+    assert 10.0 < took < 15.5, took
+    assert all(r in (503, "closed") for r in results), results
+    assert results.count(503) >= 4, results
+
+
+def test_second_signal_fails_the_waiting_commits_at_once(hookd_factory):
+    """A second SIGTERM does not wait for the grace: the queued webhooks
+    are answered 503 at once and only the running batch (3 s of lock wait)
+    is waited for, not the next one too."""
+    took, results = _shutdown_with_commits_waiting(hookd_factory, 3000, True)
+    assert took < 4.8, took
+    assert all(r in (503, "closed") for r in results), results
+
+
 def metric_value(d, name):
     """A sample without labels from /metrics (None when absent)."""
     r = d.request("GET", "/metrics")

@@ -114,6 +114,7 @@ store *pg_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
   }
   st->base.e = &pg_engine;
   st->base.loop = loop;
+  st->base.writes = &st->q;
   st->base.cacheable = 0; /* other hosts write too: no generation can tag a read */
   url_for_logs(cfg->db_url, st->base.url, sizeof(st->base.url));
   snprintf(st->url, sizeof(st->url), "%s", cfg->db_url);

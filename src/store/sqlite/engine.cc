@@ -67,6 +67,7 @@ store *sq_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
   }
   st->base.e = &sq_engine;
   st->base.loop = loop;
+  st->base.writes = &st->q;
   st->base.cacheable = 1;
   snprintf(st->base.url, sizeof(st->base.url), "%s", cfg->db_url);
   snprintf(st->path, sizeof(st->path), "%s", cfg->db_path);
