@@ -158,6 +158,12 @@ struct store {
   store_hooks hooks;
   struct store_pool *reads;   /* the engine's read scheduling (store/pool.h) */
   struct store_queue *writes; /* its webhooks waiting for a commit (store/pending.h) */
+  /* Shared bookkeeping of failures (loop thread): every failed batch, read
+   * and index batch; the last failed commit's time and reason, which keep
+   * /health/ready at 503 for STORE_FAIL_WINDOW_MS. */
+  uint64_t db_errors;
+  int64_t write_fail_ms; /* wall clock, 0 after a commit that worked */
+  char write_err[256];
   void (*idle_cb)(void *);
   void *idle_arg;
   char url[1024]; /* for logs, without a password */
@@ -180,6 +186,12 @@ void store_shutdown(store *st);
  * nothing of theirs was acknowledged) instead of each waiting its turn, so
  * the exit waits only for the batch and the reads already running (each
  * bounded by its timeouts). */
+/* A commit batch finished: ok clears the failure, else counts it and
+ * keeps its reason for readiness. */
+void store_write_outcome(store *st, int ok, const char *err);
+/* "writes failing: <reason>" in why while the last failed commit is
+ * recent, else NULL (the engines' unready check starts with this). */
+const char *store_write_unready(const store *st, int64_t now_ms, char *why, size_t whylen);
 void store_expire(store *st);
 void store_close(store *st);
 void store_set_idle_cb(store *st, void (*cb)(void *), void *arg);
@@ -203,6 +215,9 @@ void store_batch_ended(store *st, int n, uint64_t duration_ns, int ok, int creat
 /* For engines: copies a row's strings into r->arena and fills r->rows[i]
  * after the page is complete (arena pointers are fixed up at the end). */
 void store_row_add(store_read *r, const str f[5], int has_text);
-void store_rows_fix(store_read *r);
+/* For engines, on the worker after a read that worked: fixes the rows'
+ * pointers, fails the read if the arena ran out of memory, and renders
+ * it. Returns 1 when it rendered r->out. */
+int store_read_finish(store_read *r);
 
 #endif

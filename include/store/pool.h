@@ -22,10 +22,9 @@ struct store_readjob {
 };
 
 struct store_pool {
-  store *st;           /* the engine, for store_notify_idle */
-  job_work_fn work;    /* worker: runs rj->r on connection rj->slot */
-  uint64_t *db_errors; /* the engine's counter of failed reads */
-  int slots;           /* 1..STORE_MAX_READERS */
+  store *st;        /* the engine, for store_notify_idle */
+  job_work_fn work; /* worker: runs rj->r on connection rj->slot */
+  int slots;        /* 1..STORE_MAX_READERS */
   uint8_t busy[STORE_MAX_READERS];
   int running;
   store_read *head, *tail; /* waiting */
@@ -33,9 +32,8 @@ struct store_pool {
 };
 
 /* Sets up p for the engine st: `slots` reader connections that `work`
- * runs reads on, failed reads counted in *db_errors. */
-void store_pool_init(store_pool *p, store *st, job_work_fn work, uint64_t *db_errors, int slots,
-                     uint32_t max_queue);
+ * runs reads on (failed reads are counted in st->db_errors). */
+void store_pool_init(store_pool *p, store *st, job_work_fn work, int slots, uint32_t max_queue);
 /* Runs r on a free slot or queues it. 0 (r->done follows), STORE_E_FULL
  * or STORE_E_NOMEM. */
 int store_pool_submit(store_pool *p, store_read *r);

@@ -16,7 +16,7 @@ static void done(job *j, int cancelled) {
     r->rc = STORE_BUSY;
     snprintf(r->err, sizeof(r->err), "read cancelled");
   }
-  if (r->rc != 0) (*p->db_errors)++;
+  if (r->rc != 0) p->st->db_errors++;
   int slot = rj->slot;
   p->busy[slot] = 0;
   p->running--;
@@ -32,7 +32,7 @@ static void done(job *j, int cancelled) {
     if (start(p, next, slot) == 0) break;
     next->rc = STORE_BUSY;
     snprintf(next->err, sizeof(next->err), "cannot queue the read");
-    (*p->db_errors)++;
+    p->st->db_errors++;
     next->done(next);
   }
   r->done(r); /* may free r (and rj with it) */
@@ -53,12 +53,10 @@ static int start(store_pool *p, store_read *r, int slot) {
   return rc;
 }
 
-void store_pool_init(store_pool *p, store *st, job_work_fn work, uint64_t *db_errors, int slots,
-                     uint32_t max_queue) {
+void store_pool_init(store_pool *p, store *st, job_work_fn work, int slots, uint32_t max_queue) {
   memset(p, 0, sizeof(*p));
   p->st = st;
   p->work = work;
-  p->db_errors = db_errors;
   p->slots = slots;
   p->max_queue = max_queue;
   st->reads = p;

@@ -48,6 +48,22 @@ void store_read_free(store_read *r) {
 
 int store_idle(const store *st) { return st->e->idle(st); }
 void store_shutdown(store *st) { st->e->shutdown(st); }
+void store_write_outcome(store *st, int ok, const char *err) {
+  if (ok) {
+    st->write_fail_ms = 0;
+    return;
+  }
+  st->db_errors++;
+  st->write_fail_ms = clock_wall_ms();
+  snprintf(st->write_err, sizeof(st->write_err), "%s", err);
+}
+
+const char *store_write_unready(const store *st, int64_t now_ms, char *why, size_t whylen) {
+  if (!st->write_fail_ms || now_ms - st->write_fail_ms > STORE_FAIL_WINDOW_MS) return NULL;
+  snprintf(why, whylen, "writes failing: %s", st->write_err);
+  return why;
+}
+
 void store_expire(store *st) {
   if (st->writes && st->writes->head) {
     store_queue_fail_all(st->writes, NULL, STORE_BUSY, "shutting down");
@@ -69,6 +85,7 @@ void store_set_hooks(store *st, const store_hooks *h) { st->hooks = *h; }
 void store_gauges_get(const store *st, store_gauges *g) {
   memset(g, 0, sizeof(*g));
   g->index_lag_rows = -1;
+  g->db_errors = st->db_errors;
   st->e->gauges(st, g);
 }
 
@@ -88,7 +105,7 @@ void store_batch_ended(store *st, int n, uint64_t duration_ns, int ok, int creat
 }
 
 /* Rows are copied into the arena, which may move while it grows: until
- * store_rows_fix, each str's base holds its offset into the arena. */
+ * store_read_finish, each str's base holds its offset into the arena. */
 void store_row_add(store_read *r, const str f[5], int has_text) {
   if (r->nrows >= STORE_MAX_LIMIT) return;
   str *out[5] = {&r->rows[r->nrows].message_id, &r->rows[r->nrows].from, &r->rows[r->nrows].to,
@@ -102,7 +119,7 @@ void store_row_add(store_read *r, const str f[5], int has_text) {
   r->nrows++;
 }
 
-void store_rows_fix(store_read *r) {
+static void rows_fix(store_read *r) {
   for (int i = 0; i < r->nrows; i++) {
     str *f[5] = {&r->rows[i].message_id, &r->rows[i].from, &r->rows[i].to, &r->rows[i].ts,
                  &r->rows[i].text};
@@ -115,4 +132,16 @@ void store_rows_fix(store_read *r) {
       f[k]->base = r->arena.data ? r->arena.data + (uintptr_t)f[k]->base : "";
     }
   }
+}
+
+int store_read_finish(store_read *r) {
+  rows_fix(r);
+  if (r->arena.oom) {
+    snprintf(r->err, sizeof(r->err), "out of memory");
+    r->rc = STORE_BUSY;
+    return 0;
+  }
+  if (!r->render) return 0;
+  r->render(r);
+  return 1;
 }

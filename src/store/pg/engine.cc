@@ -36,7 +36,6 @@ static void pg_close(store *base) {
 static void pg_gauges(const store *base, store_gauges *g) {
   const pg *st = (const pg *)base;
   g->queue_depth = st->q.len;
-  g->db_errors = st->db_errors;
 }
 
 static const char *pg_unready(const store *base, int64_t now_ms) {
@@ -46,11 +45,7 @@ static const char *pg_unready(const store *base, int64_t now_ms) {
     snprintf(why, sizeof(why), "unreachable: %s", st->down_err[0] ? st->down_err : "connecting");
     return why;
   }
-  if (st->write_fail_ms && now_ms - st->write_fail_ms <= STORE_FAIL_WINDOW_MS) {
-    snprintf(why, sizeof(why), "writes failing: %s", st->write_err);
-    return why;
-  }
-  return NULL;
+  return store_write_unready(base, now_ms, why, sizeof(why));
 }
 
 static const char *const *pg_files(const store *base) { return ((const pg *)base)->files; }
@@ -72,14 +67,14 @@ void pg_engine_connected(pg *st, int ok, int busy, const char *err) {
     st->down_logged = 0;
     st->retry_ms = 0;
     st->down_err[0] = 0;
-    st->write_fail_ms = 0;
+    st->base.write_fail_ms = 0;
     return;
   }
   if (st->up || !st->down_logged || strcmp(st->down_err, err))
     log_event(LOG_ERROR, "db_unreachable", err);
   st->down_logged = 1;
   st->up = 0;
-  st->db_errors++;
+  st->base.db_errors++;
   snprintf(st->down_err, sizeof(st->down_err), "%s%s", busy ? "" : "refused: ", err);
   if (st->shutting_down || st->retry_on) return;
   st->retry_ms = st->retry_ms ? st->retry_ms * 2 : PG_RETRY_MIN_MS;

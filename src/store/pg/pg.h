@@ -114,8 +114,6 @@ struct pg {
   int up;           /* connected and the schema checked */
   uv_timer_t retry; /* reconnect backoff */
   int retry_on, retry_ms;
-  int64_t write_fail_ms;
-  char write_err[256];
   char down_err[256]; /* why the last connect failed */
   int down_logged;    /* down_err is in the log */
   /* readers */
@@ -123,7 +121,6 @@ struct pg {
   int nreaders;
   store_pool pool; /* which reader runs which read (store/pool.h) */
   pg_rcache rcache;
-  uint64_t db_errors;
   int shutting_down;
 };
 

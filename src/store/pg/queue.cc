@@ -102,15 +102,9 @@ static void batch_done(job *j, int cancelled) {
       store_notify_idle(&st->base);
     return;
   }
-  if (!b->ok) {
-    st->db_errors++;
-    st->write_fail_ms = clock_wall_ms();
-    snprintf(st->write_err, sizeof(st->write_err), "%s", b->err);
-  } else {
-    st->write_fail_ms = 0;
-  }
+  store_write_outcome(&st->base, b->ok, b->err);
   if (b->reconnected) { /* the connection had died; the batch ran on a new one */
-    st->db_errors++;
+    st->base.db_errors++;
     if (b->ok) log_event(LOG_WARN, "db_reconnected", b->err);
   }
   store_batch_ended(&st->base, b->n, b->duration_ns, b->ok, b->created > 0);
@@ -156,7 +150,7 @@ static int writer_job(pg *st, store_pending *head, int n) {
  * submits only enqueues (and is failed too). */
 static void job_failed(pg *st, store_pending *head, int rc) {
   store_queue_fail_all(&st->q, head, STORE_BUSY, uv_strerror(rc));
-  st->db_errors++;
+  st->base.db_errors++;
   st->batch_running = 0;
   if (!head) pg_engine_connected(st, 0, 1, uv_strerror(rc));
   store_notify_idle(&st->base);

@@ -87,20 +87,12 @@ static void read_work(job *j) {
     r->nrows = 0;
     buf_reset(&r->arena);
   }
-  if (r->rc == 0 && !hit) {
-    store_rows_fix(r);
-    if (r->arena.oom) {
-      snprintf(r->err, sizeof(r->err), "out of memory");
-      r->rc = STORE_BUSY;
-    } else if (r->render) {
-      r->render(r);
-      if (stamp >= 0) pg_rcache_put(&st->rcache, r, stamp, &rd->scratch, &r->out);
-    }
-  }
+  if (r->rc == 0 && !hit && store_read_finish(r) && stamp >= 0)
+    pg_rcache_put(&st->rcache, r, stamp, &rd->scratch, &r->out);
 }
 
 void pg_readers_init(pg *st, uint32_t max_queue) {
-  store_pool_init(&st->pool, &st->base, read_work, &st->db_errors, st->nreaders, max_queue);
+  store_pool_init(&st->pool, &st->base, read_work, st->nreaders, max_queue);
 }
 
 int pg_read(store *base, store_read *r) {

@@ -33,7 +33,6 @@ static void sq_close(store *base) {
 static void sq_gauges(const store *base, store_gauges *g) {
   const sq *st = (const sq *)base;
   g->queue_depth = st->q.len;
-  g->db_errors = st->db_errors;
   g->index_lag_rows = st->last_id > st->mark ? st->last_id - st->mark : 0;
   sq_vfs_bytes(&g->rows_write_bytes, &g->index_write_bytes);
 }
@@ -41,10 +40,7 @@ static void sq_gauges(const store *base, store_gauges *g) {
 static const char *sq_unready(const store *base, int64_t now_ms) {
   const sq *st = (const sq *)base;
   static char why[300]; /* loop thread only */
-  if (st->write_fail_ms && now_ms - st->write_fail_ms <= STORE_FAIL_WINDOW_MS) {
-    snprintf(why, sizeof(why), "writes failing: %s", st->write_err);
-    return why;
-  }
+  if (store_write_unready(base, now_ms, why, sizeof(why))) return why;
   if (st->last_id - st->mark > (int64_t)st->max_lag) {
     snprintf(why, sizeof(why), "index catching up: %lld rows behind (INDEX_MAX_LAG %u)",
              (long long)(st->last_id - st->mark), st->max_lag);

@@ -59,7 +59,7 @@ static void index_done(job *j, int cancelled) {
   ix->running = 0;
   int ok = !cancelled && ix->n >= 0;
   if (!ok) {
-    st->db_errors++;
+    st->base.db_errors++;
     log_event(LOG_ERROR, "index_error", cancelled ? "index batch cancelled" : ix->err);
   } else {
     st->mark = ix->mark;

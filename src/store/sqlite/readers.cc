@@ -117,19 +117,11 @@ static void read_work(job *j) {
     }
   }
   end_read(rd, r, end);
-  if (r->rc == 0) {
-    store_rows_fix(r);
-    if (r->arena.oom) {
-      snprintf(r->err, sizeof(r->err), "out of memory");
-      r->rc = STORE_BUSY;
-    } else if (r->render) {
-      r->render(r);
-    }
-  }
+  if (r->rc == 0) store_read_finish(r);
 }
 
 void sq_readers_init(sq *st, uint32_t max_queue) {
-  store_pool_init(&st->pool, &st->base, read_work, &st->db_errors, st->nreaders, max_queue);
+  store_pool_init(&st->pool, &st->base, read_work, st->nreaders, max_queue);
 }
 
 int sq_read(store *base, store_read *r) {

@@ -127,8 +127,6 @@ struct sq {
   int restart_wanted; /* a background checkpoint copied it all: fold the rest */
   sq_ckpt ckpt;
   int ckpt_running;
-  int64_t write_fail_ms;
-  char write_err[256];
   /* indexer */
   sq_indexer ix;
   int64_t mark;    /* index high-water mark as last committed */
@@ -137,7 +135,6 @@ struct sq {
   sq_reader readers[STORE_MAX_READERS];
   int nreaders;
   store_pool pool; /* which reader runs which read (store/pool.h) */
-  uint64_t db_errors;
   int shutting_down;
 };
 

@@ -207,12 +207,8 @@ static void batch_done(job *j, int cancelled) {
     b->ok = 0;
     snprintf(b->err, sizeof(b->err), "batch cancelled");
   }
-  if (!b->ok) {
-    st->db_errors++;
-    st->write_fail_ms = clock_wall_ms();
-    snprintf(st->write_err, sizeof(st->write_err), "%s", b->err);
-  } else {
-    st->write_fail_ms = 0;
+  store_write_outcome(&st->base, b->ok, b->err);
+  if (b->ok) {
     if (b->last_id > st->last_id) st->last_id = b->last_id;
     if (b->wal_frames >= 0) {
       /* A WAL that restarted holds little more than this batch. */
@@ -255,7 +251,7 @@ static int batch_start(sq *st) {
   if (rc != 0) { /* every insert, batched or waiting, hears 503 now */
     store_pending *head = b->head;
     b->head = NULL;
-    st->db_errors++;
+    st->base.db_errors++;
     store_queue_fail_all(&st->q, head, STORE_BUSY, uv_strerror(rc));
     st->batch_running = 0;
     store_notify_idle(&st->base);
