@@ -22,6 +22,11 @@
 /* ---- Writes --------------------------------------------------------------- */
 
 /* Outcome of a submitted message, given to its callback. */
+/* A read stops after this long, in either engine (503 + Retry-After): a
+ * read holds a reader connection, and on SQLite a snapshot that holds
+ * checkpoints back, for as long as it runs. */
+#define STORE_READ_TIMEOUT_MS 5000
+
 enum store_result {
   STORE_CREATED = 0, /* new row committed (durable) */
   STORE_DUPLICATE,   /* message_id already stored; nothing changed */
@@ -186,12 +191,6 @@ void store_shutdown(store *st);
  * nothing of theirs was acknowledged) instead of each waiting its turn, so
  * the exit waits only for the batch and the reads already running (each
  * bounded by its timeouts). */
-/* A commit batch finished: ok clears the failure, else counts it and
- * keeps its reason for readiness. */
-void store_write_outcome(store *st, int ok, const char *err);
-/* "writes failing: <reason>" in why while the last failed commit is
- * recent, else NULL (the engines' unready check starts with this). */
-const char *store_write_unready(const store *st, int64_t now_ms, char *why, size_t whylen);
 void store_expire(store *st);
 void store_close(store *st);
 void store_set_idle_cb(store *st, void (*cb)(void *), void *arg);
@@ -207,17 +206,22 @@ int store_cacheable(const store *st);
 /* For engines: call when the store may have become idle. */
 void store_notify_idle(store *st);
 /* For engines: a write batch of n inserts ended (ok, and whether it created
- * rows). Runs the commit hook and moves the generation; call it before the
- * batch's callbacks, so no reader hears 200 and then reads a cached answer
- * from before the commit. */
-void store_batch_ended(store *st, int n, uint64_t duration_ns, int ok, int created);
+ * rows; err when it failed). Runs the commit hook, moves the generation and
+ * keeps a failure's time and reason for readiness (or clears it); call it
+ * before the batch's callbacks, so no reader hears 200 and then reads a
+ * cached answer from before the commit. */
+void store_batch_ended(store *st, int n, uint64_t duration_ns, int ok, int created,
+                       const char *err);
+/* For engines: "writes failing: <reason>" in why while the last failed
+ * commit is recent, else NULL (their unready check starts with this). */
+const char *store_write_unready(const store *st, int64_t now_ms, char *why, size_t whylen);
 
 /* For engines: copies a row's strings into r->arena and fills r->rows[i]
  * after the page is complete (arena pointers are fixed up at the end). */
 void store_row_add(store_read *r, const str f[5], int has_text);
 /* For engines, on the worker after a read that worked: fixes the rows'
- * pointers, fails the read if the arena ran out of memory, and renders
- * it. Returns 1 when it rendered r->out. */
+ * pointers and renders r->out; a read whose rows or rendering ran out of
+ * memory fails (STORE_BUSY). Returns 1 when r->out holds a whole answer. */
 int store_read_finish(store_read *r);
 
 #endif

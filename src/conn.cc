@@ -156,8 +156,10 @@ static void send_continue(conn *c) {
   static const char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
   uv_buf_t b = uv_buf_init((char *)msg, sizeof(msg) - 1);
   /* 25 bytes on an idle socket: a try-write is enough; if the kernel buffer
-   * is full the client will send the body after its own timeout. */
-  uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+   * is full the client will send the body after its own timeout. Part of it
+   * written would put a cut interim response before the real one: close. */
+  int rc = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+  if (rc > 0 && rc < (int)b.len) conn_close(c);
   c->flags |= CF_CONTINUE_SENT;
 }
 
@@ -201,6 +203,7 @@ static void conn_execute(conn *c, const char *data, size_t n) {
   c->state = CS_BUSY;
   if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
     keep_pending(c, llhttp_get_error_pos(&c->parser), data + n);
+    if (c->flags & CF_CLOSING) return; /* no memory for the pipelined rest */
     if (!llhttp_should_keep_alive(&c->parser) || err == HPE_PAUSED_UPGRADE || s->draining)
       c->flags |= CF_CLOSE_AFTER;
     s->dispatch(c);

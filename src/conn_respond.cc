@@ -42,6 +42,15 @@ size_t conn_respond_stream(conn *c, int status) {
 }
 
 void conn_respond(conn *c, int status) {
+  if (!c->static_body.base && c->out.oom) {
+    /* A body cut short by a failed allocation is never sent, whichever
+     * handler built it: the client hears a transient refusal instead. */
+    static const char oom[] = "{\"detail\":\"out of memory\"}";
+    buf_reset(&c->out);
+    c->static_body = str{oom, sizeof(oom) - 1};
+    c->resp.retry_after = 1;
+    status = HTTP_UNAVAILABLE;
+  }
   account(c, status);
   if (c->flags & CF_CLOSING) return;
 

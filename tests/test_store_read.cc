@@ -2,6 +2,7 @@
  * already indexed or still in the tail above the indexer's mark. Rows that
  * another program inserts into the rows file are in the tail until the next
  * index batch, which makes the tail observable without timing tricks. */
+#include "../src/store/sqlite/sq.h"
 #include "store_fixture.h"
 
 /* The page's message ids joined by ',' into out. */
@@ -182,5 +183,34 @@ TEST(rows_of_another_program_move_the_generation) {
   CHECK_EQ_INT(g.index_lag_rows, 0);
   store_query q = query();
   expect_page(&f, &q, "a,b,t1,t2", 4);
+  fixture_close(&f);
+}
+
+/* A read that runs past its time stops (503), and the reader connection
+ * serves the next read. A zero timeout makes the first progress check, after
+ * SQ_READ_CHECK_STEPS VM steps, the deadline: a scan of 5,000 unindexed rows
+ * for a 2-character needle takes far more steps than that. */
+TEST(a_read_past_its_time_stops_and_the_reader_goes_on) {
+  fixture f;
+  if (!fixture_open(&f, 100)) return;
+  CHECK_EQ_INT(
+      sql_rows(f.dir,
+               "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)"
+               " INSERT INTO messages(message_id, from_msisdn, to_msisdn, ts, ts_key, text,"
+               " created_at) SELECT 'm' || i, '+1111', '+1', '2025-01-01T10:00:00Z',"
+               " '2025-01-01T10:00:00', 'text number ' || i, 'now' FROM n"),
+      0);
+  sq *st = (sq *)f.st;
+  store_query q = query();
+  set_q(&q, "zq");
+  st->read_timeout_ms = 0;
+  store_read *r = read_now(&f, STORE_READ_MESSAGES, &q);
+  CHECK_EQ_INT(r->rc, STORE_BUSY);
+  CHECK(strstr(r->err, "interrupt") != NULL);
+  store_read_free(r);
+  st->read_timeout_ms = STORE_READ_TIMEOUT_MS;
+  expect_page(&f, &q, "", 0);
+  set_q(&q, "number 4999");
+  expect_page(&f, &q, "m4999", 1);
   fixture_close(&f);
 }

@@ -47,13 +47,9 @@ static int int_param(conn *c, const char *name, long lo, long hi, long def, long
   return 0;
 }
 
-/* Answers the JSON in b (c->out), or 500 when building it ran out of
- * memory (a partial buffer is never sent). */
-static void respond_json(conn *c, buf *b) {
-  if (b->oom) {
-    conn_respond_detail(c, HTTP_INTERNAL_ERROR, "out of memory");
-    return;
-  }
+/* Answers the JSON in c->out (conn_respond turns a body that ran out of
+ * memory into 503). */
+static void respond_json(conn *c) {
   c->resp.cache = "no-store";
   conn_respond(c, HTTP_OK);
 }
@@ -106,7 +102,7 @@ void handle_snapshot(conn *c) {
     events_recent_json(b, str{after, alen > 0 ? (size_t)alen : 0}, (int)limit);
     buf_putc(b, '}');
   }
-  respond_json(c, b);
+  respond_json(c);
 }
 
 void handle_rejections(conn *c) {
@@ -120,5 +116,5 @@ void handle_rejections(conn *c) {
   }
   buf_reset(&c->out);
   rejections_json(&c->out, (int)limit);
-  respond_json(c, &c->out);
+  respond_json(c);
 }

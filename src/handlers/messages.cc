@@ -133,10 +133,6 @@ static void render_page(store_read *r) {
   buf_puts(b, ",\"offset\":");
   buf_put_i64(b, r->query.offset);
   buf_putc(b, '}');
-  if (b->oom) {
-    r->rc = STORE_BUSY;
-    snprintf(r->err, sizeof(r->err), "out of memory");
-  }
 }
 
 void handle_messages(conn *c) {

@@ -35,10 +35,6 @@ static void render_stats(store_read *r) {
   buf_puts(b, ",\"last_message_ts\":");
   put_ts(b, s->last_ts, s->last_len);
   buf_putc(b, '}');
-  if (b->oom) {
-    r->rc = STORE_BUSY;
-    snprintf(r->err, sizeof(r->err), "out of memory");
-  }
 }
 
 void handle_stats(conn *c) {

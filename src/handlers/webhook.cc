@@ -43,12 +43,7 @@ static void on_stored(void *arg, int result, const char *err) {
     if (result == STORE_CREATED) events_publish_message(&c->msg); /* durable now */
     respond_ok(c);
   } else {
-    buf *b = log_begin(LOG_ERROR);
-    if (b) {
-      buf_puts(b, ",\"event\":\"db_error\",\"msg\":");
-      json_put_cstr(b, err ? err : "unknown");
-      log_end(b);
-    }
+    log_event(LOG_ERROR, "db_error", err ? err : "unknown");
     set_result(c, WH_DB_ERROR);
     if (result == STORE_BUSY) {
       c->resp.retry_after = 1;

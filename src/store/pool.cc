@@ -34,6 +34,7 @@ static void done(job *j, int cancelled) {
     snprintf(next->err, sizeof(next->err), "cannot queue the read");
     p->st->db_errors++;
     next->done(next);
+    if (p->busy[slot]) break; /* that callback's new read took the slot */
   }
   r->done(r); /* may free r (and rj with it) */
   store_notify_idle(p->st);

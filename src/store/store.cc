@@ -48,16 +48,6 @@ void store_read_free(store_read *r) {
 
 int store_idle(const store *st) { return st->e->idle(st); }
 void store_shutdown(store *st) { st->e->shutdown(st); }
-void store_write_outcome(store *st, int ok, const char *err) {
-  if (ok) {
-    st->write_fail_ms = 0;
-    return;
-  }
-  st->db_errors++;
-  st->write_fail_ms = clock_wall_ms();
-  snprintf(st->write_err, sizeof(st->write_err), "%s", err);
-}
-
 const char *store_write_unready(const store *st, int64_t now_ms, char *why, size_t whylen) {
   if (!st->write_fail_ms || now_ms - st->write_fail_ms > STORE_FAIL_WINDOW_MS) return NULL;
   snprintf(why, whylen, "writes failing: %s", st->write_err);
@@ -99,9 +89,17 @@ void store_notify_idle(store *st) {
   if (st->idle_cb && st->e->idle(st)) st->idle_cb(st->idle_arg);
 }
 
-void store_batch_ended(store *st, int n, uint64_t duration_ns, int ok, int created) {
+void store_batch_ended(store *st, int n, uint64_t duration_ns, int ok, int created,
+                       const char *err) {
   if (st->hooks.commit) st->hooks.commit(n, duration_ns, ok);
-  if (ok && created) st->generation++;
+  if (ok) {
+    if (created) st->generation++;
+    st->write_fail_ms = 0;
+    return;
+  }
+  st->db_errors++;
+  st->write_fail_ms = clock_wall_ms();
+  snprintf(st->write_err, sizeof(st->write_err), "%s", err);
 }
 
 /* Rows are copied into the arena, which may move while it grows: until
@@ -143,5 +141,10 @@ int store_read_finish(store_read *r) {
   }
   if (!r->render) return 0;
   r->render(r);
+  if (r->out.oom) { /* never a cut body, nor one kept in a cache */
+    snprintf(r->err, sizeof(r->err), "out of memory");
+    r->rc = STORE_BUSY;
+    return 0;
+  }
   return 1;
 }

@@ -36,7 +36,7 @@
 /* A read's statement_timeout, lock waits included: no read holds a reader
  * connection longer, so reads cannot pile up behind a long scan or an
  * operator's lock, and shutdown (which waits for them) stays bounded. */
-#define PG_READ_TIMEOUT_MS 5000
+#define PG_READ_TIMEOUT_MS STORE_READ_TIMEOUT_MS
 
 /* The writer's array parameters: the queued fields (store/pending.h), then
  * the folded text (computed on the worker) and created_at. */

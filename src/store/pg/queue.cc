@@ -102,12 +102,11 @@ static void batch_done(job *j, int cancelled) {
       store_notify_idle(&st->base);
     return;
   }
-  store_write_outcome(&st->base, b->ok, b->err);
   if (b->reconnected) { /* the connection had died; the batch ran on a new one */
     st->base.db_errors++;
     if (b->ok) log_event(LOG_WARN, "db_reconnected", b->err);
   }
-  store_batch_ended(&st->base, b->n, b->duration_ns, b->ok, b->created > 0);
+  store_batch_ended(&st->base, b->n, b->duration_ns, b->ok, b->created > 0, b->err);
   /* batch_running stays set while the callbacks run: a callback may submit
    * (the next pipelined request), and that must only enqueue. */
   store_pending *done = b->head;

@@ -129,6 +129,7 @@ void pg_batch_work(job *j) {
   if (p->oom) {
     snprintf(b->err, sizeof(b->err), "out of memory");
     b->busy = 1;
+    b->duration_ns = clock_mono_ns() - t0;
     return;
   }
   const char *vals[8];

@@ -160,6 +160,7 @@ int sq_classify(int rc) {
     case SQLITE_FULL:
     case SQLITE_CANTOPEN:
     case SQLITE_NOMEM:
+    case SQLITE_INTERRUPT: /* a read past its time (readers.cc) */
     case SQLITE_IOERR: return STORE_BUSY;
     default: return STORE_ERROR;
   }

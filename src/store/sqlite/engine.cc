@@ -72,6 +72,7 @@ store *sq_open(uv_loop_t *loop, const config *cfg, char *err, size_t errlen) {
   st->files[1] = st->ipath;
   st->sync = cfg->sync;
   st->busy_ms = (int)cfg->busy_timeout_ms;
+  st->read_timeout_ms = STORE_READ_TIMEOUT_MS;
   st->max_queue = cfg->max_queue;
   st->max_lag = cfg->index_max_lag ? cfg->index_max_lag : 50000;
   st->index_batch = cfg->index_batch ? cfg->index_batch : 16384;

@@ -7,7 +7,14 @@
  * statement reads ix.state: that pins the index snapshot (and its mark)
  * before the rows snapshot, which is therefore at least as new, so every
  * row the index covers is visible and the rows above the mark are the
- * exact tail. WAL: readers never block the writer or the indexer. */
+ * exact tail. WAL: readers never block the writer or the indexer.
+ *
+ * A read stops after read_timeout_ms (STORE_READ_TIMEOUT_MS, as on
+ * PostgreSQL): a huge offset or a scan for a short needle over many rows
+ * would otherwise hold a reader connection, and its snapshot (which holds
+ * checkpoints back), as long as the table is large. The progress handler
+ * checks the clock every SQ_READ_CHECK_STEPS VM steps; the statement then
+ * fails with SQLITE_INTERRUPT, answered 503. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +36,14 @@ int sq_step_err(store_read *r, sqlite3 *db, int rc) {
   return sq_classify(rc);
 }
 
-static sqlite3 *reader_connect(sq *st, store_read *r) {
+#define SQ_READ_CHECK_STEPS 10000
+
+static int past_deadline(void *arg) {
+  const sq_reader *rd = (const sq_reader *)arg;
+  return rd->deadline_ns && clock_mono_ns() > rd->deadline_ns;
+}
+
+static sqlite3 *reader_connect(sq *st, sq_reader *rd, store_read *r) {
   sqlite3 *db = sq_connect(st->path, st->sync, st->busy_ms, r->err, sizeof(r->err));
   if (!db) return NULL;
   int ok = sq_attach(db, "ATTACH ?1 AS ix", st->ipath, r->err, sizeof(r->err)) == 0;
@@ -40,6 +54,7 @@ static sqlite3 *reader_connect(sq *st, store_read *r) {
     sqlite3_close(db);
     return NULL;
   }
+  sqlite3_progress_handler(db, SQ_READ_CHECK_STEPS, past_deadline, rd);
   return db;
 }
 
@@ -49,6 +64,7 @@ static sqlite3 *reader_connect(sq *st, store_read *r) {
  * close the connection (the slot's next read opens a new one) and fail
  * the read so the reason is logged. */
 static void end_read(sq_reader *rd, store_read *r, sqlite3_stmt *end) {
+  rd->deadline_ns = 0; /* ending the transaction is never interrupted */
   int rc = sqlite3_step(end);
   sqlite3_reset(end);
   if (sqlite3_get_autocommit(rd->db)) return;
@@ -69,10 +85,11 @@ static void read_work(job *j) {
   sq *st = (sq *)rj->pool->st;
   store_read *r = rj->r;
   sq_reader *rd = &st->readers[rj->slot];
-  if (!rd->db && !(rd->db = reader_connect(st, r))) {
+  if (!rd->db && !(rd->db = reader_connect(st, rd, r))) {
     r->rc = STORE_BUSY; /* e.g. out of descriptors: it passes */
     return;
   }
+  rd->deadline_ns = clock_mono_ns() + (uint64_t)st->read_timeout_ms * 1000000u;
   sqlite3_stmt *begin = sq_rstmt(r, rd, RS_BEGIN), *end = sq_rstmt(r, rd, RS_END);
   sqlite3_stmt *state = sq_rstmt(r, rd, RS_STATE);
   if (!begin || !end || !state) {

@@ -91,6 +91,7 @@ enum sq_rstmt {
 struct sq_reader {
   sqlite3 *db; /* rows file with the index attached as `ix`; opened lazily */
   sqlite3_stmt *stmts[RS_NSTMT];
+  uint64_t deadline_ns; /* clock_mono_ns: the running read stops here (0: none) */
 };
 
 struct sq_indexer {
@@ -115,6 +116,7 @@ struct sq {
   char path[1024], ipath[1040];
   const char *files[3];
   int sync, busy_ms;
+  uint32_t read_timeout_ms; /* a read stops after this (STORE_READ_TIMEOUT_MS) */
   uint32_t max_queue, max_lag, index_batch;
   /* writer */
   sqlite3 *wdb;

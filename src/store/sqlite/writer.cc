@@ -207,7 +207,6 @@ static void batch_done(job *j, int cancelled) {
     b->ok = 0;
     snprintf(b->err, sizeof(b->err), "batch cancelled");
   }
-  store_write_outcome(&st->base, b->ok, b->err);
   if (b->ok) {
     if (b->last_id > st->last_id) st->last_id = b->last_id;
     if (b->wal_frames >= 0) {
@@ -216,7 +215,7 @@ static void batch_done(job *j, int cancelled) {
       st->wal_frames = b->wal_frames;
     }
   }
-  store_batch_ended(&st->base, b->n, b->duration_ns, b->ok, b->created > 0);
+  store_batch_ended(&st->base, b->n, b->duration_ns, b->ok, b->created > 0, b->err);
   /* batch_running stays set while the callbacks run: a callback may submit
    * (the next pipelined request), and that must only enqueue. */
   store_pending *done = b->head;
