@@ -63,6 +63,8 @@ def test_disk_full_is_503_loses_nothing_and_recovers(hookd_factory, small_fs):
     finally:
         load.stop()
     assert not load.other, "non-503 failures on a full disk: %r" % load.other[:5]
+    assert not load.errors, "clients' connections failed: %r" % load.errors[:5]
+    assert load.no_retry_after == 0, "503 without Retry-After: %d" % load.no_retry_after
     assert len(load.acked) > 100
     # Every refusal said why and when to come back.
     r = post_webhook(d.port, make_message("probe-full", random.Random(1)))

@@ -438,7 +438,9 @@ def test_reads_under_an_exclusive_table_lock_answer_503_and_sigterm_exits(cluste
     """An operator's ACCESS EXCLUSIVE lock on messages (DDL, LOCK TABLE):
     every read waits at most DB_BUSY_TIMEOUT_MS for it, answers 503 +
     Retry-After, and more reads than reader connections do not queue up
-    behind each other for ever; SIGTERM with the lock still held exits."""
+    behind each other for ever; SIGTERM with the lock still held exits
+    (with waiting reads: test_sigterm_under_a_lock_does_not_run_the_waiting_
+    reads_one_by_one)."""
     url = cluster.database()
     d = hookd_factory(env={"DATABASE_URL": url, "DB_BUSY_TIMEOUT_MS": "300",
                            "DB_READERS": "2"})
@@ -452,15 +454,8 @@ def test_reads_under_an_exclusive_table_lock_answer_503_and_sigterm_exits(cluste
         assert [o[:2] for o in out] == [(503, "1")] * len(paths), out
         # 2 readers, 6 reads of at most ~0.3 s each: well within 3 s.
         assert max(o[2] for o in out) < 3.0, out
-        # Reads waiting for the lock when SIGTERM comes do not hold up the exit.
-        waiting = [threading.Thread(target=concurrent_gets, args=(d, ["/messages"] * 4, 15))]
-        for t in waiting:
-            t.start()
-        time.sleep(0.1)
-        rc, took = timed(d.stop, timeout=15)
-        assert rc == 0 and took < 5.0, (rc, took, d.describe())
-        for t in waiting:
-            t.join(20)
+        rc = d.stop(timeout=15)
+        assert rc == 0, d.describe()
     finally:
         lock.release()
 
