@@ -36,6 +36,8 @@ void buf_put_fixed3(buf *b, double v);
  * written as U+FFFD, so the output is always valid JSON and valid UTF-8. */
 void json_put_str(buf *b, const char *s, size_t n);
 static inline void json_put_cstr(buf *b, const char *s);
+/* json_put_str, or `null` when s is NULL (an absent value). */
+static inline void json_put_opt(buf *b, const char *s, size_t n);
 /* `{"detail":"<msg>"}` */
 void json_put_detail(buf *b, const char *msg);
 
@@ -49,5 +51,11 @@ long utf8_count(const char *s, size_t n);
 
 #include <string.h>
 static inline void json_put_cstr(buf *b, const char *s) { json_put_str(b, s, strlen(s)); }
+static inline void json_put_opt(buf *b, const char *s, size_t n) {
+  if (s)
+    json_put_str(b, s, n);
+  else
+    buf_puts(b, "null");
+}
 
 #endif

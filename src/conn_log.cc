@@ -28,15 +28,10 @@ void conn_log_request(conn *c, int status, double latency_ms) {
   buf_puts(b, ",\"event\":\"request\",\"request_id\":");
   json_put_str(b, c->rid, c->rid_len);
   buf_puts(b, ",\"method\":");
-  if (c->req.headers_done)
-    json_put_cstr(b, http_method_name(c->req.method));
-  else
-    buf_puts(b, "null");
+  const char *method = c->req.headers_done ? http_method_name(c->req.method) : NULL;
+  json_put_opt(b, method, method ? strlen(method) : 0);
   buf_puts(b, ",\"path\":");
-  if (c->req.url_len)
-    json_put_str(b, path.base, path.len);
-  else
-    buf_puts(b, "null");
+  json_put_opt(b, c->req.url_len ? path.base : NULL, path.len);
   buf_puts(b, ",\"status\":");
   buf_put_u64(b, (uint64_t)status);
   buf_puts(b, ",\"latency_ms\":");

@@ -312,8 +312,5 @@ void msg_json_open(buf *out, str message_id, str from, str to, str ts, str text)
   buf_puts(out, ",\"ts\":");
   json_put_str(out, ts.base, ts.len);
   buf_puts(out, ",\"text\":");
-  if (text.base)
-    json_put_str(out, text.base, text.len);
-  else
-    buf_puts(out, "null");
+  json_put_opt(out, text.base, text.len);
 }

@@ -90,10 +90,7 @@ void rejections_json(buf *b, int limit) {
     buf_puts(b, ",\"reason\":");
     json_put_cstr(b, r->reason);
     buf_puts(b, ",\"message_id\":");
-    if (r->has_mid)
-      json_put_str(b, r->mid, r->mid_len);
-    else
-      buf_puts(b, "null");
+    json_put_opt(b, r->has_mid ? r->mid : NULL, r->mid_len);
     buf_putc(b, '}');
   }
   buf_puts(b, "],\"total\":");

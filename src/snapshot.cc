@@ -49,10 +49,7 @@ void snapshot_json(buf *b, const server *s, const snapshot_feed *f, int history_
   buf_puts(b, "},\"rejections_total\":");
   buf_put_u64(b, rejections_total());
   buf_puts(b, ",\"last_event_id\":");
-  if (f->last_id_len)
-    json_put_str(b, f->last_id, f->last_id_len);
-  else
-    buf_puts(b, "null");
+  json_put_opt(b, f->last_id_len ? f->last_id : NULL, f->last_id_len);
   buf_putc(b, ',');
   history_json(b, history_n);
   buf_putc(b, '}');

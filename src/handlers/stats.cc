@@ -6,13 +6,6 @@
 #include "conn.h"
 #include "handlers.h"
 
-static void put_ts(buf *b, const char *ts, size_t len) {
-  if (len)
-    json_put_str(b, ts, len);
-  else
-    buf_puts(b, "null");
-}
-
 /* Worker thread. */
 static void render_stats(store_read *r) {
   const store_stats *s = &r->stats;
@@ -31,9 +24,9 @@ static void render_stats(store_read *r) {
     buf_putc(b, '}');
   }
   buf_puts(b, "],\"first_message_ts\":");
-  put_ts(b, s->first_ts, s->first_len);
+  json_put_opt(b, s->first_len ? s->first_ts : NULL, s->first_len);
   buf_puts(b, ",\"last_message_ts\":");
-  put_ts(b, s->last_ts, s->last_len);
+  json_put_opt(b, s->last_len ? s->last_ts : NULL, s->last_len);
   buf_putc(b, '}');
 }
 
