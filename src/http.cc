@@ -1,5 +1,6 @@
 /* http.cc: llhttp callbacks. Collect method, URL, the few headers hookd
- * uses and the body; enforce the header and body limits as bytes arrive. */
+ * uses and the body; enforce the header and body limits as bytes arrive.
+ * Reading a parsed request (path, query, headers) is http_req.cc. */
 #include "http.h"
 
 #include "message.h"
@@ -290,27 +291,3 @@ void http_req_reset(http_req *req) {
   buf_reset(&req->body);
   buf_reset(&req->hvals);
 }
-
-void http_req_free(http_req *req) {
-  buf_free(&req->body);
-  buf_free(&req->hvals);
-}
-
-int http_req_header(const http_req *req, int hdr, str *v) {
-  const http_hval *h = &req->hv[hdr - HDR_SIGNATURE];
-  *v = h->state == HV_PRESENT ? str{req->hvals.data + h->off, h->len} : str{"", 0};
-  return h->state;
-}
-
-str http_req_path(const http_req *req) {
-  const char *q = (const char *)memchr(req->url, '?', req->url_len);
-  return str{req->url, q ? (size_t)(q - req->url) : req->url_len};
-}
-
-str http_req_query(const http_req *req) {
-  const char *q = (const char *)memchr(req->url, '?', req->url_len);
-  if (!q) return str{req->url + req->url_len, 0};
-  return str{q + 1, req->url_len - (size_t)(q + 1 - req->url)};
-}
-
-const char *http_method_name(uint8_t method) { return llhttp_method_name((llhttp_method_t)method); }

@@ -1,4 +1,5 @@
-/* message.cc: webhook JSON -> struct message, with FastAPI-style errors.
+/* message.cc: webhook JSON -> struct message, with FastAPI-style errors
+ * (written out as JSON, like a stored message, by message_json.cc).
  *
  * RapidJSON's SAX reader (iterative, in situ, UTF-8 validating) feeds a
  * handler that keeps only the five top-level fields we know; everything
@@ -280,37 +281,4 @@ int message_parse(char *body, size_t len, message *m, msg_errors *errs) {
     }
   }
   return errs->n ? -1 : 0;
-}
-
-void msg_errors_json(const msg_errors *errs, buf *out) {
-  buf_puts(out, "{\"detail\":[");
-  for (int i = 0; i < errs->n; i++) {
-    const msg_error *e = &errs->e[i];
-    if (i) buf_putc(out, ',');
-    buf_puts(out, "{\"loc\":[");
-    json_put_cstr(out, e->where);
-    if (e->field) {
-      buf_putc(out, ',');
-      json_put_cstr(out, e->field);
-    }
-    buf_puts(out, "],\"msg\":");
-    json_put_cstr(out, e->msg);
-    buf_puts(out, ",\"type\":");
-    json_put_cstr(out, e->type);
-    buf_putc(out, '}');
-  }
-  buf_puts(out, "]}");
-}
-
-void msg_json_open(buf *out, str message_id, str from, str to, str ts, str text) {
-  buf_puts(out, "{\"message_id\":");
-  json_put_str(out, message_id.base, message_id.len);
-  buf_puts(out, ",\"from\":");
-  json_put_str(out, from.base, from.len);
-  buf_puts(out, ",\"to\":");
-  json_put_str(out, to.base, to.len);
-  buf_puts(out, ",\"ts\":");
-  json_put_str(out, ts.base, ts.len);
-  buf_puts(out, ",\"text\":");
-  json_put_opt(out, text.base, text.len);
 }
