@@ -8,7 +8,8 @@
 #       connections; prints the admin URL on stdout.
 #   scripts/pg_cluster.sh stop DIR
 #       stops the postmaster by the PID in DIR/data/postmaster.pid (SIGINT:
-#       fast shutdown), waits for it to exit.
+#       fast shutdown; immediate after 30 s, SIGKILL after 40 s), waits for
+#       it to exit.
 #   scripts/pg_cluster.sh crash DIR
 #       immediate shutdown (pg_ctl -m immediate: every server process exits
 #       at once without a checkpoint); the next start runs crash recovery.
@@ -46,10 +47,14 @@ stop)
   [ -f "$pidfile" ] || exit 0
   pid=$(head -n 1 "$pidfile")
   kill -INT "$pid" 2>/dev/null || exit 0
+  # Fast shutdown for 30 s, then immediate (SIGQUIT) for 10 s, then SIGKILL:
+  # the caller removes DIR next, so the server must be gone.
   i=0
   while kill -0 "$pid" 2>/dev/null; do
     i=$((i + 1))
-    [ $i -gt 300 ] && { kill -QUIT "$pid" 2>/dev/null || true; break; }
+    [ $i -eq 300 ] && kill -QUIT "$pid" 2>/dev/null
+    [ $i -eq 400 ] && kill -KILL "$pid" 2>/dev/null
+    [ $i -gt 450 ] && { echo "pg_cluster.sh: postmaster $pid did not exit" >&2; exit 1; }
     sleep 0.1
   done
   ;;

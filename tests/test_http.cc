@@ -221,8 +221,8 @@ TEST(request_line_without_version_is_400) {
   const char req[] = "GET /health/live\r\n\r\n";
   llhttp_errno_t e = feed(&ps, req, sizeof(req) - 1, 1 << 20, NULL);
   CHECK(e != HPE_PAUSED && e != HPE_OK);
+  /* 0: conn.cc answers a parser error without a status of ours with 400. */
   CHECK(ps.req.error_status == 0 || ps.req.error_status == HTTP_BAD_REQUEST);
-  CHECK(ps.req.error_status != HTTP_VERSION_NOT_SUPPORTED);
   http_req_free(&ps.req);
 }
 

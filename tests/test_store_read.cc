@@ -131,7 +131,18 @@ TEST(reads_exact_from_index_and_tail) {
   uv_run(&f.loop, UV_RUN_DEFAULT);
   store_gauges_get(f.st, &g);
   CHECK_EQ_INT(g.index_lag_rows, 0);
-  store_query q = query();
+  store_query q = query(); /* the questions e does not change, now indexed */
+  q.has_from = 1;
+  strcpy(q.from, "+1111");
+  q.from_len = 5;
+  expect_page(&f, &q, "a,t1,c", 3);
+  q = query();
+  set_q(&q, "ÉTÉ");
+  expect_page(&f, &q, "a,t2,d", 3);
+  q = query();
+  set_q(&q, "zz");
+  expect_page(&f, &q, "b,t3", 2);
+  q = query();
   q.has_since = 1;
   strcpy(q.since_key, "2030-01-01T00:00:00");
   q.since_len = strlen(q.since_key);
