@@ -54,7 +54,10 @@ TEST(catch_up_in_pieces_equals_one_pass) {
   if (!make_rows(&f, 1000)) return;
   sqlite3_stmt **st = NULL;
   sqlite3 *ix = connect_ix(&f, &st);
-  if (!ix) return;
+  if (!ix) {
+    fixture_close(&f); /* no temp dir left behind */
+    return;
+  }
   char err[300];
   int64_t mark = 0;
   int rebuilt = 0, n, total = 0, calls = 0;
@@ -89,7 +92,12 @@ TEST(repeated_batch_and_second_indexer_change_nothing) {
   if (!make_rows(&f, 200)) return;
   sqlite3_stmt **a_st = NULL, **b_st = NULL;
   sqlite3 *a = connect_ix(&f, &a_st), *b = connect_ix(&f, &b_st);
-  if (!a || !b) return;
+  if (!a || !b) {
+    if (a) sq_indexer_disconnect(a, a_st);
+    if (b) sq_indexer_disconnect(b, b_st);
+    fixture_close(&f);
+    return;
+  }
   char err[300];
   int rebuilt;
   int64_t last_row = 0;
@@ -115,7 +123,10 @@ TEST(index_of_other_rows_is_rebuilt) {
   if (!make_rows(&f, 50)) return;
   sqlite3_stmt **st = NULL;
   sqlite3 *ix = connect_ix(&f, &st);
-  if (!ix) return;
+  if (!ix) {
+    fixture_close(&f); /* no temp dir left behind */
+    return;
+  }
   char err[300];
   int rebuilt;
   int64_t last_row = 0;
@@ -167,7 +178,10 @@ TEST(rows_wal_checkpoints_fully_while_a_batch_builds) {
   if (!make_rows(&f, 2000)) return;
   sqlite3_stmt **st = NULL;
   sqlite3 *ix = connect_ix(&f, &st);
-  if (!ix) return;
+  if (!ix) {
+    fixture_close(&f); /* no temp dir left behind */
+    return;
+  }
   char path[256], err[300];
   snprintf(path, sizeof(path), "%s/sub/app.db", f.dir);
   probe p = {};
@@ -221,7 +235,12 @@ TEST(a_range_claimed_meanwhile_is_not_indexed_twice) {
   if (!make_rows(&f, 200)) return;
   sqlite3_stmt **a_st = NULL, **b_st = NULL;
   sqlite3 *a = connect_ix(&f, &a_st), *b = connect_ix(&f, &b_st);
-  if (!a || !b) return;
+  if (!a || !b) {
+    if (a) sq_indexer_disconnect(a, a_st);
+    if (b) sq_indexer_disconnect(b, b_st);
+    fixture_close(&f);
+    return;
+  }
   char err[300];
   int rebuilt;
   int64_t last_row = 0;
